@@ -1,0 +1,5 @@
+"""``python -m leadloop``."""
+
+from leadloop.cli import main
+
+main()

@@ -1,0 +1,193 @@
+"""The ``leadloop`` command: parse, load settings, call the pipeline, render with Rich.
+
+Exit codes: 0 success, 1 internal error, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leadloop import pipeline
+from leadloop.config import CONFIG_FILENAME, Settings, load_settings
+from leadloop.data.synthetic import SyntheticSpec
+from leadloop.errors import LeadloopError
+from leadloop.evaluate import HIGHER_IS_BETTER, METRIC_NAMES
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help=f"Settings file (default: ./{CONFIG_FILENAME} if present)."),
+]
+
+
+def main() -> None:
+    """Entry point for ``python -m leadloop``."""
+    app()
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    """Lead scoring that learns from CRM outcomes and promotes a challenger only on evidence."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        handlers=[RichHandler(console=err_console, show_path=False)], force=True)
+    for noisy in ("mlflow", "alembic", "urllib3", "git", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+@app.command()
+def run(config: ConfigOption = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        ) -> None:
+    """Run the whole loop: label, split, train champion and challenger, evaluate, track."""
+    settings = _guard(lambda: _settings(config))
+    generated = _guard(lambda: pipeline.ensure_data(settings))
+    for path in generated:
+        console.print(f"[dim]generated synthetic data: {path}[/dim]")
+    with _progress(enabled=not quiet and console.is_terminal) as step:
+        result = _guard(lambda: pipeline.run_loop(settings, progress=step))
+    for warning in result.record["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    _render_result(result)
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path(CONFIG_FILENAME),
+         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+    """Write a commented leadloop.yaml with every setting at its default."""
+    if path.exists() and not force:
+        err_console.print(f"{path} exists already; use --force to overwrite it.")
+        raise typer.Exit(2)
+    template = resources.files("leadloop").joinpath("leadloop.yaml").read_text(encoding="utf-8")
+    path.write_text(template, encoding="utf-8")
+    console.print(f"wrote {path}: point leads.path and outcomes.path at your files.")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("data"),
+    n_leads: Annotated[int, typer.Option(help="Number of leads.")] = 20_000,
+    months: Annotated[int, typer.Option(help="Months the leads span.")] = 18,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    label_noise: Annotated[float, typer.Option(help="Share of CRM outcomes flipped.")] = 0.0,
+    covariate_drift: Annotated[float, typer.Option(help="Feature shift in late months.")] = 0.0,
+    concept_drift: Annotated[float, typer.Option(help="Change of the true function.")] = 0.0,
+    base_rate_shift: Annotated[float, typer.Option(help="Logit shift of conversion.")] = 0.0,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Generate synthetic leads, CRM outcomes and the true probabilities (truth file)."""
+    if fmt not in ("csv", "parquet"):
+        err_console.print(f"--format must be csv or parquet, not '{fmt}'")
+        raise typer.Exit(2)
+    spec = SyntheticSpec(n_leads=n_leads, months=months, seed=seed, label_noise=label_noise,
+                         covariate_drift=covariate_drift, concept_drift=concept_drift,
+                         base_rate_shift=base_rate_shift)
+    paths = _guard(lambda: pipeline.write_synthetic(
+        spec, leads_path=out / f"leads.{fmt}", outcomes_path=out / f"outcomes.{fmt}"))
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def validate(config: ConfigOption = None) -> None:
+    """Read and check the inputs and print how the leads are labelled, without training."""
+    settings = _guard(lambda: _settings(config))
+    inputs = _guard(lambda: pipeline.load_inputs(settings))
+    cutoff = pipeline.resolve_cutoff(settings, inputs, now=_now())
+    labels = _guard(lambda: pipeline.label_inputs(settings, inputs, cutoff))
+    for warning in inputs.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    table = Table(title=f"Labels as of {cutoff:%Y-%m-%d %H:%M}")
+    table.add_column("what")
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    for status, count in labels.lead_counts.items():
+        table.add_row("leads", status, f"{count:,}")
+    for reason, count in labels.event_exclusions.items():
+        table.add_row("events excluded", reason, f"{count:,}")
+    console.print(table)
+
+
+def _render_result(result: pipeline.LoopResult) -> None:
+    champion = result.champion_version
+    title = (f"Champion v{champion} vs challenger v{result.challenger_version} "
+             f"on the shared holdout")
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column(f"champion v{champion}", justify="right")
+    table.add_column(f"challenger v{result.challenger_version}", justify="right")
+    table.add_column("difference", justify="right")
+    for name in METRIC_NAMES:
+        row = result.comparison[name]
+        colour = "green" if row["challenger_better"] else "default"
+        arrow = "higher is better" if HIGHER_IS_BETTER[name] else "lower is better"
+        table.add_row(f"{name} [dim]({arrow})[/dim]", f"{row['champion']:.4f}",
+                      f"{row['challenger']:.4f}", f"[{colour}]{row['difference']:+.4f}[/{colour}]")
+    console.print(table)
+    split = result.record["split"]
+    console.print(f"holdout: {split['holdout_rows']:,} leads ({split['method']}), "
+                  f"{result.record['metrics']['challenger']['positives']:,} won")
+    if result.first_run:
+        console.print(f"first run: v{champion} registered as champion")
+    console.print(f"reports: {result.report_dir}")
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[str], None]]:
+    if not enabled:
+        yield lambda _stage: None
+        return
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=len(pipeline.STAGES))
+        seen: list[str] = []
+
+        def step(stage: str) -> None:
+            if seen:
+                bar.advance(task)
+            seen.append(stage)
+            bar.update(task, description=stage)
+
+        yield step
+        bar.update(task, completed=len(pipeline.STAGES))
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config, environ=dict(os.environ))
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run ``action``; a ``LeadloopError`` becomes one line on stderr and its exit code."""
+    try:
+        return action()
+    except LeadloopError as err:
+        err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(err.exit_code) from err
+
+
+if __name__ == "__main__":
+    sys.exit(main())

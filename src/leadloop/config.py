@@ -1,0 +1,218 @@
+"""Typed settings: one pydantic model tree, loaded once at the edge (CLI or service) and passed down.
+
+Every section has defaults, so ``leadloop run`` works with no file at all on the bundled synthetic
+data. A ``leadloop.yaml`` overrides any of them; environment variables named
+``LEADLOOP_<SECTION>__<KEY>`` (e.g. ``LEADLOOP_TRACKING__URI``) override the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from leadloop.errors import ConfigError
+
+CONFIG_FILENAME = "leadloop.yaml"
+ENV_PREFIX = "LEADLOOP_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LeadsConfig(_Section):
+    """Where the leads are and what their columns mean."""
+
+    path: Path = Path("data/leads.csv")
+    id_column: str = "lead_id"
+    created_at_column: str | None = "created_at"
+    label_column: str | None = None
+    exclude_columns: list[str] = Field(default_factory=list)
+    feature_types: dict[str, Literal["numeric", "categorical", "boolean", "datetime"]] = Field(
+        default_factory=dict
+    )
+
+
+class OutcomesConfig(_Section):
+    """Where the CRM outcome events are, their columns, and how their values map to won/lost."""
+
+    path: Path = Path("data/outcomes.csv")
+    id_column: str = "lead_id"
+    outcome_column: str = "outcome"
+    occurred_at_column: str = "occurred_at"
+    event_id_column: str | None = "event_id"
+    amount_column: str | None = "amount"
+    won_values: list[str] = Field(default_factory=lambda: ["won", "Closed Won"])
+    lost_values: list[str] = Field(default_factory=lambda: ["lost", "Closed Lost"])
+    join: Literal["id", "row_order"] = "id"
+
+    @model_validator(mode="after")
+    def _mapping_is_disjoint(self) -> OutcomesConfig:
+        both = set(self.won_values) & set(self.lost_values)
+        if both:
+            raise ValueError(f"values {sorted(both)} are mapped to both won and lost")
+        if not self.won_values or not self.lost_values:
+            raise ValueError("won_values and lost_values must each list at least one value")
+        return self
+
+
+class LabelsConfig(_Section):
+    """Point-in-time labelling: the cutoff and what happens to leads with no outcome."""
+
+    cutoff: datetime | None = None
+    maturity_days: int = Field(default=90, gt=0)
+    unmatured: Literal["lost", "exclude"] = "lost"
+
+
+class SplitConfig(_Section):
+    """Out-of-time holdout and the validation and calibration slices of the training data."""
+
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    validation_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    calibration_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    min_holdout_rows: int = Field(default=50, ge=1)
+
+
+class ModelConfig(_Section):
+    """LightGBM and calibration settings."""
+
+    num_boost_round: int = Field(default=1000, gt=0)
+    early_stopping_rounds: int = Field(default=50, gt=0)
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    num_leaves: int = Field(default=31, ge=2)
+    min_data_in_leaf: int = Field(default=40, ge=1)
+    feature_fraction: float = Field(default=0.9, gt=0, le=1)
+    lambda_l2: float = Field(default=1.0, ge=0)
+    num_threads: int = Field(default=0, ge=0)
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    seed: int = 42
+
+
+class EvaluationConfig(_Section):
+    """Business settings for metrics: sales capacity is the share of leads sales can work."""
+
+    capacity: float = Field(default=0.1, gt=0, le=1)
+    calibration_bins: int = Field(default=10, ge=2)
+
+
+class TrackingConfig(_Section):
+    """MLflow store and registry names."""
+
+    uri: str = "sqlite:///.leadloop/mlflow.db"
+    artifact_root: Path = Path(".leadloop/artifacts")
+    experiment: str = "leadloop"
+    model_name: str = "lead-scorer"
+
+
+class SyntheticConfig(_Section):
+    """The bundled synthetic data set, generated on first use when the input files are missing."""
+
+    enabled: bool = True
+    n_leads: int = Field(default=20_000, ge=100)
+    months: int = Field(default=18, ge=2)
+    seed: int = 7
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    leads: LeadsConfig = LeadsConfig()
+    outcomes: OutcomesConfig = OutcomesConfig()
+    labels: LabelsConfig = LabelsConfig()
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    synthetic: SyntheticConfig = SyntheticConfig()
+    reports_dir: Path = Path("reports")
+    base_dir: Path = Path(".")
+
+    @field_validator("base_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    def resolve(self, path: Path) -> Path:
+        """Return ``path`` made absolute against the configuration's base directory."""
+        return path if path.is_absolute() else self.base_dir / path
+
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI with a relative SQLite path made absolute."""
+        prefix = "sqlite:///"
+        uri = self.tracking.uri
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str(self.base_dir / uri[len(prefix) :])
+        return uri
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Settings:
+    """Load settings from ``path`` (or ``leadloop.yaml`` in ``base_dir`` if present) and ``environ``.
+
+    Relative paths in the file are taken relative to the file's directory.
+    """
+    cwd = (base_dir or Path.cwd()).resolve()
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is None and (cwd / CONFIG_FILENAME).is_file():
+        path = cwd / CONFIG_FILENAME
+    if path is not None:
+        raw = _read_yaml(path)
+        source = str(path)
+        cwd = path.resolve().parent
+    _apply_env(raw, environ or {})
+    raw.setdefault("base_dir", str(cwd))
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source)) from err
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found (run `leadloop init` to write one)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Override nested keys from ``LEADLOOP_SECTION__KEY=value``; values are parsed as YAML."""
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__") if k]
+        if not keys:
+            continue
+        node = raw
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name}: '{key}' is not a section")
+            node = child
+        node[keys[-1]] = yaml.safe_load(value) if value else None
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{key}' (check the spelling; `leadloop init` lists them)"
+    return f"{source}: key '{key}': {first['msg']}"

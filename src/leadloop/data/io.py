@@ -1,0 +1,147 @@
+"""Reading and writing files: every table, JSON record and model artifact goes through here.
+
+Writes are atomic (a temporary file renamed into place), so a failed run never leaves a
+half-written output behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from leadloop.errors import InputError
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file; any failure becomes an ``InputError`` naming the file."""
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    if path.is_dir():
+        raise InputError("is a directory, expected a CSV or Parquet file", path=str(path))
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(
+            f"unsupported file type '{suffix}' (use {', '.join(TABLE_SUFFIXES)})", path=str(path)
+        )
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", path=str(path))
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+        else:
+            frame = pd.read_parquet(path)
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as err:
+        raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(path)) from err
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise InputError(f"duplicate column names {dupes}", path=str(path))
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV or Parquet file (by suffix) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _atomic(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def write_json(data: Mapping[str, Any], path: Path) -> None:
+    """Write a JSON document atomically, pretty-printed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON document written by ``write_json``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot be read as JSON: {err}", path=str(path)) from err
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path=str(path))
+    return data
+
+
+def write_texts(files: Mapping[str, str], directory: Path) -> None:
+    """Write several text files (name -> content) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        with _atomic(directory / name) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+
+
+def read_texts(directory: Path, names: Iterable[str]) -> dict[str, str]:
+    """Read named text files from ``directory``."""
+    out = {}
+    for name in names:
+        path = directory / name
+        if not path.is_file():
+            raise InputError("model artifact file is missing", path=str(path))
+        out[name] = path.read_text(encoding="utf-8")
+    return out
+
+
+def write_text(text: str, path: Path) -> None:
+    """Write one text file atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _atomic(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def staging_dir(final: Path) -> Path:
+    """A fresh temporary directory beside ``final``, to be moved into place by ``publish_dir``."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+
+
+def publish_dir(staged: Path, final: Path) -> None:
+    """Move a fully written staging directory to its final name."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staged, final)
+
+
+def discard_dir(staged: Path) -> None:
+    """Remove a staging directory after a failure."""
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+class _atomic:  # noqa: N801 - used as a context manager like open()
+    """Context manager yielding a temporary path that replaces ``target`` on success."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.target)
+        else:
+            self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,230 @@
+"""Validation and normalisation of the two inputs into the data contracts of design.md section 2.
+
+``prepare_leads`` and ``prepare_outcomes`` take raw tables as read and return frames with the
+standard column names (``lead_id``, ``created_at``; ``outcome`` as won/lost, ``occurred_at``...),
+or raise ``InputError`` naming the file, the column and the first rows at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from leadloop.config import LeadsConfig, OutcomesConfig
+from leadloop.errors import InputError
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "t", "won", "converted"}
+_FALSE = {"0", "0.0", "false", "no", "n", "f", "lost"}
+
+
+@dataclass(frozen=True)
+class PreparedLeads:
+    """Leads in the standard shape, the historical label apart, and what was said about them."""
+
+    frame: pd.DataFrame
+    history_label: pd.Series | None
+    has_created_at: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare_leads(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> PreparedLeads:
+    """Check and normalise the leads table: ids, creation time and the optional label column."""
+    if raw.empty:
+        raise InputError("the leads table has no rows", path=source)
+    frame = raw.copy()
+    warnings: list[str] = []
+    ids = _lead_ids(frame, config, source=source, warnings=warnings)
+    frame = frame.drop(columns=[config.id_column], errors="ignore")
+    frame.insert(0, "lead_id", ids)
+    has_created = _created_at(frame, config, source=source, warnings=warnings)
+    history = None
+    if config.label_column is not None:
+        history = _history_label(frame, config.label_column, source=source)
+        frame = frame.drop(columns=[config.label_column])
+    return PreparedLeads(frame.reset_index(drop=True), history, has_created, warnings)
+
+
+def prepare_outcomes(
+    raw: pd.DataFrame, config: OutcomesConfig, *, source: str, leads: pd.DataFrame
+) -> pd.DataFrame:
+    """Check and normalise CRM outcome events; joins by row order only when configured."""
+    if raw.empty:
+        raise InputError("the outcomes table has no rows", path=source)
+    _require(raw, [config.outcome_column, config.occurred_at_column], source=source)
+    out = pd.DataFrame(index=raw.index)
+    out["lead_id"] = _outcome_ids(raw, config, source=source, leads=leads)
+    out["outcome"] = _map_outcomes(raw[config.outcome_column], config, source=source)
+    out["occurred_at"] = parse_timestamps(
+        raw[config.occurred_at_column], column=config.occurred_at_column, source=source
+    )
+    out["event_id"] = _optional_text(raw, config.event_id_column)
+    out["amount"] = _optional_amount(raw, config.amount_column, source=source)
+    return out.reset_index(drop=True)
+
+
+def parse_timestamps(values: pd.Series, *, column: str, source: str) -> pd.Series:
+    """Parse timestamps to naive UTC; unparseable non-empty values are an error naming rows."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]")
+    if pd.api.types.is_numeric_dtype(values) and values.notna().any():
+        raise InputError("expected timestamps, found numbers", path=source, column=column,
+                         rows=_row_numbers(values.notna()))
+    text = values.astype("string").str.strip()
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+    bad = parsed.isna() & text.notna() & (text != "")
+    if bad.any():
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+        bad = parsed.isna() & text.notna() & (text != "")
+    if bad.any():
+        example = text[bad].iloc[0]
+        raise InputError(f"cannot parse timestamp '{example}'", path=source, column=column,
+                         rows=_row_numbers(bad))
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _lead_ids(frame: pd.DataFrame, config: LeadsConfig, *, source: str,
+              warnings: list[str]) -> pd.Series:
+    column = config.id_column
+    if column not in frame.columns:
+        if "id_column" in config.model_fields_set:
+            _require(frame, [column], source=source)
+        warnings.append(f"{source}: no '{column}' column; lead ids are derived from a hash of "
+                        "each row (set leads.id_column to use your own ids)")
+        return _hash_ids(frame)
+    ids = frame[column]
+    missing = ids.isna() | (ids.astype("string").str.strip() == "")
+    if missing.any():
+        raise InputError("lead id is missing", path=source, column=column,
+                         rows=_row_numbers(missing))
+    ids = _id_strings(ids)
+    dupes = ids.duplicated(keep=False)
+    if dupes.any():
+        first = list(dict.fromkeys(ids[dupes]))[:5]
+        raise InputError(f"duplicate lead ids {first}", path=source, column=column,
+                         rows=_row_numbers(dupes))
+    return ids
+
+
+def _id_strings(ids: pd.Series) -> pd.Series:
+    """Ids as strings; whole floats (from a CSV column with gaps) lose their '.0'."""
+    if pd.api.types.is_float_dtype(ids) and bool((ids.dropna() % 1 == 0).all()):
+        ids = ids.astype("Int64")
+    return ids.astype(str).str.strip()
+
+
+def _hash_ids(frame: pd.DataFrame) -> pd.Series:
+    rows = pd.util.hash_pandas_object(frame, index=False).astype("uint64")
+    occurrence = rows.groupby(rows).cumcount()
+    keys = rows.astype(str) + ":" + occurrence.astype(str)
+    return keys.map(lambda k: "h" + hashlib.sha1(k.encode()).hexdigest()[:16])
+
+
+def _created_at(frame: pd.DataFrame, config: LeadsConfig, *, source: str,
+                warnings: list[str]) -> bool:
+    column = config.created_at_column
+    if column is None or column not in frame.columns:
+        if column is not None and "created_at_column" in config.model_fields_set:
+            _require(frame, [column], source=source)
+        warnings.append(f"{source}: no creation timestamp; the holdout is a stratified random "
+                        "split and out-of-time evaluation is not possible")
+        return False
+    parsed = parse_timestamps(frame[column], column=column, source=source)
+    if parsed.isna().any():
+        raise InputError("creation timestamp is missing", path=source, column=column,
+                         rows=_row_numbers(parsed.isna()))
+    frame.drop(columns=[column], inplace=True)
+    frame.insert(1, "created_at", parsed)
+    return True
+
+
+def _history_label(frame: pd.DataFrame, column: str, *, source: str) -> pd.Series:
+    _require(frame, [column], source=source)
+    values = frame[column]
+    text = values.astype("string").str.strip().str.lower()
+    label = pd.Series(np.nan, index=values.index, dtype="float64")
+    label[text.isin(_TRUE)] = 1.0
+    label[text.isin(_FALSE)] = 0.0
+    bad = label.isna() & values.notna() & (text != "")
+    if bad.any():
+        example = values[bad].iloc[0]
+        raise InputError(f"label value '{example}' is not won/lost, yes/no, true/false or 1/0",
+                         path=source, column=column, rows=_row_numbers(bad))
+    classes = set(label.dropna().unique())
+    if len(classes) < 2:
+        raise InputError(f"label has a single class ({sorted(classes) or 'no values'}); "
+                         "a model needs both won and lost examples", path=source, column=column)
+    return label.rename("history_label")
+
+
+def _outcome_ids(raw: pd.DataFrame, config: OutcomesConfig, *, source: str,
+                 leads: pd.DataFrame) -> pd.Series:
+    if config.join == "row_order":
+        if len(raw) != len(leads):
+            raise InputError(f"join: row_order needs as many outcome rows as leads "
+                             f"({len(raw)} outcomes, {len(leads)} leads)", path=source)
+        return pd.Series(leads["lead_id"].to_numpy(), index=raw.index, dtype=object)
+    if config.id_column not in raw.columns:
+        raise InputError(
+            f"no lead id column '{config.id_column}'; outcomes are never joined to leads by row "
+            "order silently (set outcomes.id_column, or outcomes.join: row_order if both files "
+            "list the same leads in the same order)", path=source, column=config.id_column)
+    ids = raw[config.id_column]
+    text = _id_strings(ids).where(ids.notna())
+    return text.where(text != "")
+
+
+def _map_outcomes(values: pd.Series, config: OutcomesConfig, *, source: str) -> pd.Series:
+    text = values.astype("string").str.strip()
+    lowered = text.str.lower()
+    won = {v.strip().lower() for v in config.won_values}
+    lost = {v.strip().lower() for v in config.lost_values}
+    mapped = pd.Series(pd.NA, index=values.index, dtype="object")
+    mapped[lowered.isin(won)] = "won"
+    mapped[lowered.isin(lost)] = "lost"
+    bad = mapped.isna()
+    if bad.any():
+        shown = sorted({str(v) for v in text[bad].fillna("<empty>").unique()})[:5]
+        raise InputError(f"outcome values {shown} are not in the won/lost mapping (add them to "
+                         "outcomes.won_values or outcomes.lost_values)", path=source,
+                         column=str(values.name), rows=_row_numbers(bad))
+    return mapped.astype(str)
+
+
+def _optional_text(raw: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None or column not in raw.columns:
+        return pd.Series(pd.NA, index=raw.index, dtype="object")
+    values = raw[column]
+    return _id_strings(values).where(values.notna())
+
+
+def _optional_amount(raw: pd.DataFrame, column: str | None, *, source: str) -> pd.Series:
+    if column is None or column not in raw.columns:
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
+    values = pd.to_numeric(raw[column], errors="coerce")
+    bad = values.isna() & raw[column].notna()
+    if bad.any():
+        raise InputError("amount is not a number", path=source, column=column,
+                         rows=_row_numbers(bad))
+    return values.astype("float64")
+
+
+def _require(frame: pd.DataFrame, columns: list[str], *, source: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        have = ", ".join(map(str, frame.columns[:12]))
+        raise InputError(f"required column is missing (found: {have})", path=source,
+                         column=missing[0])
+
+
+def _row_numbers(mask: pd.Series) -> list[int]:
+    """1-based data row numbers (header excluded) where ``mask`` is true."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    return [int(p) + 1 for p in positions]

@@ -1,0 +1,103 @@
+"""Metrics for one model on one holdout, and the comparison of two models on the same rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+from leadloop.errors import InputError
+
+METRIC_NAMES = (
+    "roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift",
+    "top_decile_conversion", "recall_at_capacity",
+)
+HIGHER_IS_BETTER = {
+    "roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "ece": False,
+    "top_decile_lift": True, "top_decile_conversion": True, "recall_at_capacity": True,
+}
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Ranking, calibration and business metrics of one model on one labelled set."""
+
+    roc_auc: float
+    pr_auc: float
+    log_loss: float
+    brier: float
+    ece: float
+    top_decile_lift: float
+    top_decile_conversion: float
+    recall_at_capacity: float
+    n: int
+    positives: int
+    base_rate: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def compute_metrics(
+    y_true: np.ndarray, proba: np.ndarray, *, capacity: float = 0.1, bins: int = 10
+) -> Metrics:
+    """All metrics for ``proba`` against 0/1 ``y_true``; both classes must be present."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1 - 1e-15)
+    positives = int(y.sum())
+    if len(y) == 0 or positives in (0, len(y)):
+        raise InputError(f"cannot evaluate on {len(y)} rows with {positives} won: both won and "
+                         "lost leads are needed in the holdout")
+    base = positives / len(y)
+    top_rate = _top_share_rate(y, p, 0.1)
+    return Metrics(
+        roc_auc=float(roc_auc_score(y, p)),
+        pr_auc=float(average_precision_score(y, p)),
+        log_loss=float(log_loss(y, p, labels=[0, 1])),
+        brier=float(brier_score_loss(y, p)),
+        ece=expected_calibration_error(y, p, bins=bins),
+        top_decile_lift=top_rate / base,
+        top_decile_conversion=top_rate,
+        recall_at_capacity=recall_at_capacity(y, p, capacity=capacity),
+        n=len(y),
+        positives=positives,
+        base_rate=base,
+    )
+
+
+def compare(champion: Metrics, challenger: Metrics) -> dict[str, dict[str, float | bool]]:
+    """Per metric: both values, the difference (challenger minus champion) and who is better."""
+    out: dict[str, dict[str, float | bool]] = {}
+    for name in METRIC_NAMES:
+        a, b = getattr(champion, name), getattr(challenger, name)
+        diff = b - a
+        better = diff > 0 if HIGHER_IS_BETTER[name] else diff < 0
+        out[name] = {"champion": a, "challenger": b, "difference": diff,
+                     "challenger_better": bool(better and not math.isclose(a, b))}
+    return out
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, *, bins: int = 10) -> float:
+    """Weighted mean gap between predicted and observed rates over equal-frequency bins."""
+    order = np.argsort(p, kind="stable")
+    gaps = [
+        len(idx) * abs(float(p[idx].mean()) - float(y[idx].mean()))
+        for idx in np.array_split(order, bins)
+        if len(idx)
+    ]
+    return float(sum(gaps) / len(y))
+
+
+def recall_at_capacity(y: np.ndarray, p: np.ndarray, *, capacity: float) -> float:
+    """Share of all won leads found in the top ``capacity`` share of leads by score."""
+    k = max(1, math.ceil(capacity * len(y)))
+    top = np.argsort(-p, kind="stable")[:k]
+    return float(y[top].sum() / y.sum())
+
+
+def _top_share_rate(y: np.ndarray, p: np.ndarray, share: float) -> float:
+    k = max(1, math.ceil(share * len(y)))
+    top = np.argsort(-p, kind="stable")[:k]
+    return float(y[top].mean())

@@ -1,0 +1,192 @@
+"""Column typing and encoding for the model, fitted once and saved as JSON beside the model.
+
+``FeatureEncoder`` follows the scikit-learn contract: ``__init__`` stores settings, ``fit``
+learns which columns are features and how to encode them (state ending in ``_``), ``transform``
+turns any table with those columns into the float matrix LightGBM reads, with categoricals as
+LightGBM's own integer codes. Unknown and rare categories share an "other" code; missing values
+stay NaN, as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from leadloop.errors import InputError
+
+Kind = Literal["numeric", "categorical", "boolean", "datetime"]
+RESERVED = ("lead_id", "created_at")
+LEAK_NAMES = frozenset({
+    "converted", "conversion", "is_converted", "won", "is_won", "lost", "outcome", "result",
+    "stage", "deal_stage", "opportunity_stage", "close_date", "closed_at", "closed_date",
+    "close_reason", "lost_reason", "revenue_won",
+})
+_BOOL_TEXT = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its column, kind and, for categoricals, the known categories in code order."""
+
+    name: str
+    kind: Kind
+    categories: list[str] = field(default_factory=list)
+
+
+class FeatureEncoder:
+    """Learns feature columns and their encoding from a training table."""
+
+    def __init__(
+        self,
+        *,
+        exclude: tuple[str, ...] = (),
+        feature_types: dict[str, Kind] | None = None,
+        max_categories: int = 50,
+        min_category_count: int = 5,
+        id_like_share: float = 0.5,
+    ) -> None:
+        self.exclude = exclude
+        self.feature_types = feature_types
+        self.max_categories = max_categories
+        self.min_category_count = min_category_count
+        self.id_like_share = id_like_share
+
+    def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
+        """Type every column and learn categories; columns that cannot be features are recorded."""
+        declared = dict(self.feature_types or {})
+        features: list[Feature] = []
+        excluded: dict[str, str] = {}
+        for name in map(str, frame.columns):
+            reason = self._exclusion(name, frame[name], declared)
+            if reason:
+                excluded[name] = reason
+                continue
+            kind = declared.get(name) or _infer_kind(frame[name])
+            cats = self._categories(frame[name]) if kind == "categorical" else []
+            features.append(Feature(name, kind, cats))
+        if not features:
+            raise InputError("no usable feature columns (every column is an id, a timestamp, a "
+                             f"label or excluded: {excluded})")
+        self.features_ = features
+        self.excluded_ = excluded
+        return self
+
+    def transform(self, frame: pd.DataFrame, *, source: str = "input") -> np.ndarray:
+        """Encode ``frame`` into a float64 matrix, one column per feature, in fitted order."""
+        missing = [f.name for f in self.features_ if f.name not in frame.columns]
+        if missing:
+            raise InputError(f"columns the model needs are missing: {missing}", path=source,
+                             column=missing[0])
+        reference = frame["created_at"] if "created_at" in frame.columns else None
+        out = np.empty((len(frame), len(self.features_)), dtype=np.float64)
+        for j, feat in enumerate(self.features_):
+            out[:, j] = _encode(frame[feat.name], feat, reference=reference, source=source)
+        return out
+
+    @property
+    def feature_names_(self) -> list[str]:
+        return [f.name for f in self.features_]
+
+    @property
+    def categorical_indices_(self) -> list[int]:
+        return [j for j, f in enumerate(self.features_) if f.kind == "categorical"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted encoding as JSON-ready data."""
+        return {"features": [asdict(f) for f in self.features_], "excluded": self.excluded_}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureEncoder:
+        """Rebuild a fitted encoder from ``to_dict`` output."""
+        encoder = cls()
+        encoder.features_ = [Feature(**f) for f in data["features"]]
+        encoder.excluded_ = dict(data.get("excluded", {}))
+        return encoder
+
+    def _exclusion(self, name: str, values: pd.Series, declared: dict[str, Kind]) -> str | None:
+        if name in RESERVED:
+            return "id or timestamp"
+        if name in self.exclude:
+            return "excluded by configuration"
+        if name in declared:
+            return None
+        if name.strip().lower() in LEAK_NAMES:
+            return "name suggests it leaks the outcome (declare it in leads.feature_types to use it)"
+        present = values.dropna()
+        if present.empty:
+            return "all values missing"
+        if present.nunique() < 2:
+            return "constant"
+        if _infer_kind(values) == "categorical" and self._id_like(present):
+            return "free text or id-like (mostly unique values)"
+        return None
+
+    def _id_like(self, present: pd.Series) -> bool:
+        unique = present.nunique()
+        return unique > self.max_categories and unique > self.id_like_share * len(present)
+
+    def _categories(self, values: pd.Series) -> list[str]:
+        counts = values.dropna().astype(str).value_counts()
+        kept = counts[counts >= self.min_category_count].head(self.max_categories)
+        return sorted(kept.index.tolist())
+
+
+def _infer_kind(values: pd.Series) -> Kind:
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(values):
+        return "numeric"
+    present = values.dropna().astype(str).str.strip().str.lower()
+    if len(present) and present.isin(list(_BOOL_TEXT)).all():
+        return "boolean"
+    return "categorical"
+
+
+def _encode(values: pd.Series, feat: Feature, *, reference: pd.Series | None,
+            source: str) -> np.ndarray:
+    if feat.kind == "numeric":
+        return _numeric(values, feat.name, source)
+    if feat.kind == "boolean":
+        return _boolean(values)
+    if feat.kind == "datetime":
+        return _age_days(values, reference)
+    codes = pd.Categorical(values.astype("string"), categories=feat.categories).codes
+    out = codes.astype(np.float64)
+    out[codes < 0] = len(feat.categories)  # rare or unseen: the shared "other" code
+    out[values.isna().to_numpy()] = np.nan
+    return out
+
+
+def _numeric(values: pd.Series, name: str, source: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(np.float64).to_numpy()
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
+        raise InputError(f"expected a number, found '{values[bad].iloc[0]}'", path=source,
+                         column=name, rows=rows)
+    out = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _boolean(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    text = values.astype("string").str.strip().str.lower()
+    return text.map(_BOOL_TEXT).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _age_days(values: pd.Series, reference: pd.Series | None) -> np.ndarray:
+    stamps = pd.to_datetime(values, errors="coerce")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    ref = reference if reference is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    age = (ref - stamps).dt.total_seconds() / 86400.0
+    return age.to_numpy(dtype=np.float64, na_value=np.nan)

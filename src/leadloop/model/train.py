@@ -1,0 +1,173 @@
+"""Training: LightGBM with native categoricals and early stopping, calibrated on its own slice.
+
+``LeadModel`` is what travels: the fitted column encoding, the LightGBM text model and the
+calibrator, saved as text files (JSON and LightGBM's own format), never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from leadloop.config import ModelConfig, SplitConfig
+from leadloop.errors import InputError
+from leadloop.features import FeatureEncoder, Kind
+from leadloop.model.calibrate import Calibrator
+
+MODEL_FILE = "model.txt"
+ENCODING_FILE = "encoding.json"
+MIN_CLASS_ROWS = 10
+
+
+class LeadModel:
+    """A trained scorer: column encoding, booster and calibrator, used together."""
+
+    def __init__(
+        self,
+        *,
+        encoder: FeatureEncoder,
+        booster: lgb.Booster,
+        calibrator: Calibrator,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.booster = booster
+        self.calibrator = calibrator
+        self.metadata = metadata or {}
+
+    def predict_proba(self, frame: pd.DataFrame, *, source: str = "input") -> np.ndarray:
+        """Calibrated conversion probability for each row of ``frame``."""
+        return self.predict_matrix(self.encoder.transform(frame, source=source))
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Calibrated probability for an already encoded matrix (the fast path)."""
+        margin = self.booster.predict(matrix, raw_score=True)
+        return self.calibrator.predict(np.asarray(margin))
+
+    def to_artifacts(self) -> dict[str, str]:
+        """The model as text files: file name -> content."""
+        encoding = {
+            "format": 1,
+            "encoder": self.encoder.to_dict(),
+            "calibrator": self.calibrator.to_dict(),
+            "metadata": self.metadata,
+        }
+        return {MODEL_FILE: self.booster.model_to_string(),
+                ENCODING_FILE: json.dumps(encoding, indent=1, default=str)}
+
+    @classmethod
+    def from_artifacts(cls, files: dict[str, str]) -> LeadModel:
+        """Rebuild a model from ``to_artifacts`` output."""
+        encoding = json.loads(files[ENCODING_FILE])
+        return cls(
+            encoder=FeatureEncoder.from_dict(encoding["encoder"]),
+            booster=lgb.Booster(model_str=files[MODEL_FILE]),
+            calibrator=Calibrator.from_dict(encoding["calibrator"]),
+            metadata=encoding.get("metadata", {}),
+        )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A trained model and the facts of its training."""
+
+    model: LeadModel
+    best_iteration: int
+    rows: dict[str, int]
+    positives: int
+    fit_seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"best_iteration": self.best_iteration, "rows": self.rows,
+                "positives": self.positives, "fit_seconds": round(self.fit_seconds, 3),
+                "params": self.params}
+
+
+def train_model(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    config: ModelConfig,
+    split: SplitConfig,
+    exclude: tuple[str, ...] = (),
+    feature_types: dict[str, Kind] | None = None,
+) -> TrainResult:
+    """Fit encoder, booster (early-stopped on a validation slice) and calibrator (own slice)."""
+    y = np.asarray(y, dtype=np.float64)
+    _check_classes(y)
+    encoder = FeatureEncoder(exclude=exclude, feature_types=feature_types).fit(frame)
+    matrix = encoder.transform(frame, source="training data")
+    fit_idx, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
+    params = _params(config)
+    started = time.perf_counter()
+    fit_set = _dataset(matrix[fit_idx], y[fit_idx], encoder)
+    booster = lgb.train(
+        params,
+        fit_set,
+        num_boost_round=config.num_boost_round,
+        valid_sets=[_dataset(matrix[valid_idx], y[valid_idx], encoder, reference=fit_set)],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+    )
+    fit_seconds = time.perf_counter() - started
+    booster.free_dataset()
+    margin = booster.predict(matrix[cal_idx], raw_score=True)
+    calibrator = Calibrator(method=config.calibration).fit(np.asarray(margin), y[cal_idx])
+    importance = dict(zip(encoder.feature_names_,
+                          booster.feature_importance("gain").tolist(), strict=True))
+    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator,
+                      metadata={"feature_importance_gain": importance})
+    rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
+    return TrainResult(model, int(booster.best_iteration or booster.current_iteration()), rows,
+                       int(y.sum()), fit_seconds, params)
+
+
+def _check_classes(y: np.ndarray) -> None:
+    won = int(y.sum())
+    lost = len(y) - won
+    if min(won, lost) < MIN_CLASS_ROWS:
+        raise InputError(f"too few labelled leads to train: {won} won and {lost} lost before the "
+                         f"holdout; at least {MIN_CLASS_ROWS} of each are needed")
+
+
+def _slices(y: np.ndarray, *, split: SplitConfig,
+            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified random fit / validation / calibration row indices."""
+    index = np.arange(len(y))
+    held = split.validation_fraction + split.calibration_fraction
+    fit_idx, rest = train_test_split(index, test_size=held, stratify=y, random_state=seed)
+    share = split.calibration_fraction / held
+    valid_idx, cal_idx = train_test_split(rest, test_size=share, stratify=y[rest],
+                                          random_state=seed)
+    return np.sort(fit_idx), np.sort(valid_idx), np.sort(cal_idx)
+
+
+def _params(config: ModelConfig) -> dict[str, Any]:
+    return {
+        "objective": "binary",
+        "metric": "binary_logloss",
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_data_in_leaf,
+        "feature_fraction": config.feature_fraction,
+        "lambda_l2": config.lambda_l2,
+        "num_threads": config.num_threads,
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+
+
+def _dataset(matrix: np.ndarray, y: np.ndarray, encoder: FeatureEncoder, *,
+             reference: lgb.Dataset | None = None) -> lgb.Dataset:
+    return lgb.Dataset(matrix, label=y, feature_name=encoder.feature_names_,
+                       categorical_feature=encoder.categorical_indices_, reference=reference,
+                       free_raw_data=True)

@@ -1,0 +1,299 @@
+"""The loop, wired: read, validate, label, split, train, evaluate, then publish in one go.
+
+Every stage is a pure function elsewhere; this module only connects them, so the same loop runs
+from the CLI, from DVC and from a notebook. Nothing is written until every stage has succeeded:
+reports are staged in a temporary directory and MLflow is written last, aliases moved at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadloop.config import Settings
+from leadloop.data import io
+from leadloop.data.labels import LabelResult, label_leads
+from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
+from leadloop.data.synthetic import SyntheticSpec, generate
+from leadloop.errors import InputError
+from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
+from leadloop.model.train import LeadModel, TrainResult, train_model
+from leadloop.split import Split, split_holdout
+from leadloop.tracking import ModelToLog, Tracker, git_commit
+
+log = logging.getLogger(__name__)
+STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "publish")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated leads and outcomes, and the content hash that names this data."""
+
+    leads: PreparedLeads
+    outcomes: pd.DataFrame
+    data_version: str
+    digests: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """What one run of the loop produced."""
+
+    run_name: str
+    report_dir: Path
+    comparison: dict[str, dict[str, float | bool]]
+    champion_version: str
+    challenger_version: str
+    first_run: bool
+    record: dict[str, Any]
+
+
+def ensure_data(settings: Settings) -> list[Path]:
+    """Generate the bundled synthetic data set when the configured inputs do not exist yet."""
+    leads_path = settings.resolve(settings.leads.path)
+    outcomes_path = settings.resolve(settings.outcomes.path)
+    if leads_path.exists() or outcomes_path.exists() or not settings.synthetic.enabled:
+        return []
+    spec = SyntheticSpec(n_leads=settings.synthetic.n_leads, months=settings.synthetic.months,
+                         seed=settings.synthetic.seed)
+    return write_synthetic(spec, leads_path=leads_path, outcomes_path=outcomes_path)
+
+
+def write_synthetic(spec: SyntheticSpec, *, leads_path: Path, outcomes_path: Path) -> list[Path]:
+    """Generate a synthetic set and write leads, outcomes and the truth file beside them."""
+    data = generate(spec)
+    truth_path = leads_path.with_name(f"truth{leads_path.suffix}")
+    io.write_table(data.leads, leads_path)
+    io.write_table(data.outcomes, outcomes_path)
+    io.write_table(data.truth, truth_path)
+    return [leads_path, outcomes_path, truth_path]
+
+
+def load_inputs(settings: Settings) -> Inputs:
+    """Read and validate both inputs; raises ``InputError`` naming file, column and rows."""
+    leads_path = settings.resolve(settings.leads.path)
+    outcomes_path = settings.resolve(settings.outcomes.path)
+    leads = prepare_leads(io.read_table(leads_path), settings.leads, source=str(leads_path))
+    outcomes = prepare_outcomes(io.read_table(outcomes_path), settings.outcomes,
+                                source=str(outcomes_path), leads=leads.frame)
+    digests = {"leads": io.file_digest(leads_path), "outcomes": io.file_digest(outcomes_path)}
+    combined = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
+    return Inputs(leads, outcomes, combined[:16], digests, list(leads.warnings))
+
+
+def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> pd.Timestamp:
+    """The configured cutoff, else the newest timestamp in the data (never later than now)."""
+    if settings.labels.cutoff is not None:
+        return pd.Timestamp(settings.labels.cutoff).tz_localize(None)
+    stamps = [inputs.outcomes["occurred_at"].max()]
+    if inputs.leads.has_created_at:
+        stamps.append(inputs.leads.frame["created_at"].max())
+    known = [s for s in stamps if pd.notna(s) and s <= now]
+    latest = max(known) if known else now
+    # Just after the newest record, so that record itself is "before the cutoff".
+    return pd.Timestamp(latest) + pd.Timedelta(seconds=1)
+
+
+def run_loop(settings: Settings, *, progress: Progress | None = None,
+             now: pd.Timestamp | None = None) -> LoopResult:
+    """Run the whole loop once and publish its results; the champion alias is set only once."""
+    step = progress or (lambda _stage: None)
+    now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    tracker = Tracker(settings)
+    step("read")
+    inputs = load_inputs(settings)
+    cutoff = resolve_cutoff(settings, inputs, now=now)
+    step("label")
+    labels = label_inputs(settings, inputs, cutoff)
+    labeled = _labeled_table(inputs.leads.frame, labels)
+    step("split")
+    split = split_holdout(labeled, fraction=settings.split.holdout_fraction,
+                          min_rows=settings.split.min_holdout_rows, seed=settings.model.seed)
+    train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
+    step("champion")
+    champion_ref = tracker.alias_version("champion")
+    if champion_ref is None:
+        first = _train_first_champion(settings, inputs, labeled, split)
+        champion_model, champion_train = first.model, first
+    else:
+        champion_model, champion_train = tracker.load("champion").model, None
+    step("challenger")
+    challenger = _train(settings, train_rows, train_rows["label"].to_numpy())
+    step("evaluate")
+    y = holdout["label"].to_numpy()
+    champ_m = _evaluate(settings, champion_model, holdout, y)
+    chall_m = _evaluate(settings, challenger.model, holdout, y)
+    comparison = compare(champ_m, chall_m)
+    step("publish")
+    run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    record = _record(settings, inputs=inputs, labels=labels, split=split, run_name=run_name,
+                     champion=champ_m, challenger=chall_m, comparison=comparison,
+                     trained={"champion": champion_train, "challenger": challenger})
+    versions = _publish(settings, tracker, record=record, inputs=inputs, labeled=labeled,
+                        trained={"champion": champion_train, "challenger": challenger})
+    record["versions"] = {"champion": versions.get("champion", champion_ref), **versions}
+    return LoopResult(run_name, settings.resolve(settings.reports_dir) / run_name, comparison,
+                      str(record["versions"]["champion"]), versions["challenger"],
+                      champion_ref is None, record)
+
+
+def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> LabelResult:
+    """Point-in-time labels for the inputs as of ``cutoff`` with the configured rules."""
+    return label_leads(inputs.leads.frame, inputs.outcomes, cutoff=cutoff,
+                       maturity_days=settings.labels.maturity_days,
+                       unmatured=settings.labels.unmatured)
+
+
+def _labeled_table(leads: pd.DataFrame, labels: LabelResult) -> pd.DataFrame:
+    """Leads with a 0/1 label as of the cutoff, with their features."""
+    mask = labels.labels["label"].notna().to_numpy()
+    out = leads.loc[mask].copy()
+    out["label"] = labels.labels.loc[mask, "label"].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
+    return train_model(frame.drop(columns=["label"], errors="ignore"), y,
+                       config=settings.model, split=settings.split,
+                       exclude=tuple(settings.leads.exclude_columns),
+                       feature_types=dict(settings.leads.feature_types) or None)
+
+
+def _train_first_champion(settings: Settings, inputs: Inputs, labeled: pd.DataFrame,
+                          split: Split) -> TrainResult:
+    """The first champion: on the historical label if there is one, else on earlier CRM labels."""
+    holdout_ids = set(labeled["lead_id"].iloc[split.holdout])
+    leads = inputs.leads.frame
+    keep = ~leads["lead_id"].isin(holdout_ids).to_numpy()
+    if inputs.leads.history_label is not None:
+        y = inputs.leads.history_label.to_numpy()
+        rows = keep & ~np.isnan(y)
+        source = f"the historical label column '{settings.leads.label_column}'"
+        frame, target = leads.loc[rows], y[rows]
+    else:
+        early = _earlier_cutoff(inputs, split)
+        labels = label_inputs(settings, inputs, early)
+        table = _labeled_table(leads, labels)
+        table = table[~table["lead_id"].isin(holdout_ids)]
+        source = f"CRM labels as of {early:%Y-%m-%d}"
+        frame, target = table, table["label"].to_numpy()
+    try:
+        return _train(settings, frame, target)
+    except InputError as err:
+        raise InputError(f"first champion, trained on {source}: {err}") from err
+
+
+def _earlier_cutoff(inputs: Inputs, split: Split) -> pd.Timestamp:
+    if split.holdout_start is not None:
+        return split.holdout_start
+    stamps = inputs.outcomes["occurred_at"].dropna().sort_values()
+    return pd.Timestamp(stamps.iloc[len(stamps) // 2])
+
+
+def _evaluate(settings: Settings, model: LeadModel, holdout: pd.DataFrame,
+              y: np.ndarray) -> Metrics:
+    proba = model.predict_proba(holdout, source="holdout")
+    return compute_metrics(y, proba, capacity=settings.evaluation.capacity,
+                           bins=settings.evaluation.calibration_bins)
+
+
+def _record(settings: Settings, *, inputs: Inputs, labels: LabelResult, split: Split,
+            run_name: str, champion: Metrics, challenger: Metrics,
+            comparison: dict[str, dict[str, float | bool]],
+            trained: dict[str, TrainResult | None]) -> dict[str, Any]:
+    """The run record: every count, exclusion, warning and figure of this run, JSON-ready."""
+    leads = inputs.leads.frame
+    return {
+        "run": run_name,
+        "data_version": inputs.data_version,
+        "inputs": {
+            "leads": {"path": str(settings.resolve(settings.leads.path)), "rows": len(leads),
+                      "sha256": inputs.digests["leads"]},
+            "outcomes": {"path": str(settings.resolve(settings.outcomes.path)),
+                         "rows": len(inputs.outcomes), "sha256": inputs.digests["outcomes"]},
+        },
+        "labels": labels.to_dict(),
+        "split": split.to_dict(),
+        "training": {role: t.to_dict() for role, t in trained.items() if t is not None},
+        "features": {role: t.model.encoder.to_dict() for role, t in trained.items()
+                     if t is not None},
+        "metrics": {"champion": champion.to_dict(), "challenger": challenger.to_dict()},
+        "comparison": comparison,
+        "capacity": settings.evaluation.capacity,
+        "warnings": inputs.warnings,
+    }
+
+
+def _publish(settings: Settings, tracker: Tracker, *, record: dict[str, Any], inputs: Inputs,
+             labeled: pd.DataFrame, trained: dict[str, TrainResult | None]) -> dict[str, str]:
+    """Stage the reports, log everything to MLflow, then move the reports into place."""
+    final = settings.resolve(settings.reports_dir) / record["run"]
+    staged = io.staging_dir(final)
+    try:
+        _write_reports(record, staged)
+        commit = git_commit(settings.base_dir)
+        tags = {"data_version": inputs.data_version, "leadloop_run": record["run"],
+                **({"git_commit": commit} if commit else {})}
+        sample = labeled.drop(columns=["lead_id", "label"]).head(5)
+        models = [ModelToLog(role, t, sample) for role, t in trained.items() if t is not None]
+        published = tracker.publish(
+            run_name=f"loop {record['run']}", tags=tags, params=_params(settings),
+            metrics=_data_metrics(record), models=models,
+            evaluation=_flat_metrics(record), report_dir=staged)
+        record["mlflow_run_id"] = published.run_id
+        io.write_json(record, staged / "run.json")
+        io.publish_dir(staged, final)
+    except BaseException:
+        io.discard_dir(staged)
+        raise
+    return published.versions
+
+
+def _write_reports(record: dict[str, Any], directory: Path) -> None:
+    io.write_json({"run": record["run"], "capacity": record["capacity"],
+                   "holdout": record["split"], **record["metrics"],
+                   "comparison": record["comparison"]}, directory / "metrics.json")
+    rows = [{"metric": name, **record["comparison"][name]} for name in METRIC_NAMES]
+    io.write_table(pd.DataFrame(rows), directory / "metrics.csv")
+    io.write_json(record, directory / "run.json")
+
+
+def _flat_metrics(record: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, values in record["comparison"].items():
+        out[f"champion_{name}"] = float(values["champion"])
+        out[f"challenger_{name}"] = float(values["challenger"])
+        out[f"diff_{name}"] = float(values["difference"])
+    out["holdout_rows"] = float(record["metrics"]["challenger"]["n"])
+    out["holdout_positives"] = float(record["metrics"]["challenger"]["positives"])
+    return out
+
+
+def _data_metrics(record: dict[str, Any]) -> dict[str, float]:
+    labels = record["labels"]
+    out = {"leads_rows": float(record["inputs"]["leads"]["rows"]),
+           "outcome_rows": float(record["inputs"]["outcomes"]["rows"])}
+    out.update({f"leads_{k}": float(v) for k, v in labels["lead_counts"].items()})
+    out.update({f"events_excluded_{k}": float(v) for k, v in labels["event_exclusions"].items()})
+    return out
+
+
+def _params(settings: Settings) -> dict[str, Any]:
+    """The configuration flattened to MLflow params (section.key -> value)."""
+    flat: dict[str, Any] = {}
+    for section, values in settings.model_dump(mode="json", exclude={"base_dir"}).items():
+        if isinstance(values, dict):
+            flat.update({f"{section}.{k}": str(v)[:500] for k, v in values.items()})
+        else:
+            flat[section] = str(values)
+    return flat

@@ -1,0 +1,208 @@
+"""Everything that talks to MLflow: runs, metrics, models, the registry and its aliases.
+
+The rest of leadloop hands this module finished results; it writes them in one go at the end of
+a run, so a run that fails earlier leaves the store and the registry as they were. Aliases
+(``champion``, ``challenger``) are moved last.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+import leadloop
+from leadloop.config import Settings
+from leadloop.data import io
+from leadloop.errors import RegistryError
+from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel, TrainResult
+
+log = logging.getLogger(__name__)
+PYFUNC_CODE = Path(__file__).parent / "model" / "pyfunc.py"
+PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn", "pydantic",
+                    "pyyaml", "scipy"]
+
+
+@dataclass(frozen=True)
+class ModelToLog:
+    """A trained model to log in its own nested run and register under ``role``'s alias."""
+
+    role: str
+    result: TrainResult
+    sample: pd.DataFrame
+    facts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a run wrote to MLflow."""
+
+    run_id: str
+    experiment_id: str
+    versions: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registered model version loaded for use."""
+
+    version: str
+    model: LeadModel
+    run_id: str | None
+
+
+class Tracker:
+    """MLflow store for one configuration (tracking URI, experiment, registered model name)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uri = settings.tracking_uri()
+        self.name = settings.tracking.model_name
+
+    def store_exists(self) -> bool:
+        """False when the default SQLite store has never been created (nothing to read)."""
+        prefix = "sqlite:///"
+        return not self.uri.startswith(prefix) or Path(self.uri[len(prefix):]).exists()
+
+    def alias_version(self, alias: str) -> str | None:
+        """The version an alias points at, or None; never creates the store."""
+        if not self.store_exists():
+            return None
+        try:
+            return str(self._client().get_model_version_by_alias(self.name, alias).version)
+        except MlflowException:
+            return None
+
+    def load(self, ref: str) -> RegisteredModel:
+        """Load a registered version by number or by alias (``champion``)."""
+        client = self._client()
+        try:
+            mv = (client.get_model_version(self.name, ref) if ref.isdigit()
+                  else client.get_model_version_by_alias(self.name, ref))
+        except MlflowException as err:
+            raise RegistryError(f"model '{self.name}' has no version or alias '{ref}' in "
+                                f"{self.uri}") from err
+        with _tracking_uri(self.uri), tempfile.TemporaryDirectory() as tmp:
+            local = Path(mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.name}/{mv.version}", dst_path=tmp))
+            found = sorted(local.rglob(MODEL_FILE))
+            if not found:
+                raise RegistryError(f"model '{self.name}' version {mv.version} has no {MODEL_FILE}")
+            files = io.read_texts(found[0].parent, [MODEL_FILE, ENCODING_FILE])
+        return RegisteredModel(str(mv.version), LeadModel.from_artifacts(files), mv.run_id)
+
+    def publish(
+        self,
+        *,
+        run_name: str,
+        tags: Mapping[str, str],
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        models: list[ModelToLog],
+        evaluation: Mapping[str, float],
+        report_dir: Path,
+    ) -> Published:
+        """Log the whole run (parent + nested stage runs), register models, then move aliases."""
+        ensure_store_dir(self.settings)
+        with _tracking_uri(self.uri):
+            experiment_id = self._experiment()
+            with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                                  tags={**tags, "pipeline_stage": "loop"}) as parent:
+                mlflow.log_params(dict(params))
+                mlflow.log_metrics(dict(metrics))
+                versions = {m.role: self._log_model(m, tags) for m in models}
+                with mlflow.start_run(run_name="evaluate", nested=True,
+                                      tags={**tags, "pipeline_stage": "evaluate"}):
+                    mlflow.log_metrics(dict(evaluation))
+                    mlflow.log_artifacts(str(report_dir), artifact_path="report")
+                for role, version in versions.items():
+                    self._client().set_registered_model_alias(self.name, role, version)
+        return Published(parent.info.run_id, experiment_id, versions)
+
+    def _log_model(self, item: ModelToLog, tags: Mapping[str, str]) -> str:
+        with mlflow.start_run(run_name=f"train_{item.role}", nested=True,
+                              tags={**tags, "pipeline_stage": f"train_{item.role}"}), \
+                tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_params({f"lgbm_{k}": v for k, v in item.result.params.items()})
+            mlflow.log_metrics({"best_iteration": item.result.best_iteration,
+                                "fit_seconds": item.result.fit_seconds,
+                                **{f"rows_{k}": v for k, v in item.result.rows.items()},
+                                **item.facts})
+            io.write_texts(item.result.model.to_artifacts(), Path(tmp))
+            proba = pd.DataFrame({"probability": item.result.model.predict_proba(item.sample)})
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={name: str(Path(tmp) / name) for name in (MODEL_FILE, ENCODING_FILE)},
+                code_paths=[str(Path(leadloop.__file__).parent)],
+                signature=infer_signature(_signature_frame(item.sample), proba),
+                pip_requirements=PIP_REQUIREMENTS,
+                registered_model_name=self.name,
+            )
+        version = str(info.registered_model_version)
+        client = self._client()
+        for key in ("data_version", "git_commit", "leadloop_run"):
+            if key in tags:
+                client.set_model_version_tag(self.name, version, key, tags[key])
+        client.set_model_version_tag(self.name, version, "trained_as", item.role)
+        return version
+
+    def _experiment(self) -> str:
+        name = self.settings.tracking.experiment
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        root = self.settings.resolve(self.settings.tracking.artifact_root).resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        return str(mlflow.create_experiment(name, artifact_location=(root / name).as_uri()))
+
+    def _client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+
+def ensure_store_dir(settings: Settings) -> None:
+    """Create the directory of a local SQLite store so MLflow can create the database."""
+    uri = settings.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def git_commit(path: Path) -> str | None:
+    """The commit checked out at ``path``, or None outside a git repository."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
+                             text=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _signature_frame(sample: pd.DataFrame) -> pd.DataFrame:
+    """Plain dtypes MLflow's schema inference understands (pandas string dtypes -> object)."""
+    out = sample.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.StringDtype):
+            out[column] = out[column].astype(object)
+    return out
+
+
+@contextmanager
+def _tracking_uri(uri: str) -> Iterator[None]:
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
