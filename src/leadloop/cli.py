@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -27,15 +26,16 @@ from leadloop.data.synthetic import SyntheticSpec
 from leadloop.errors import LeadloopError
 from leadloop.evaluate import HIGHER_IS_BETTER, METRIC_NAMES
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help=f"Settings file (default: ./{CONFIG_FILENAME} if present)."),
+    typer.Option(
+        "--config", "-c", help=f"Settings file (default: ./{CONFIG_FILENAME} if present)."
+    ),
 ]
 
 
@@ -49,16 +49,20 @@ def _setup(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
 ) -> None:
     """Lead scoring that learns from CRM outcomes and promotes a challenger only on evidence."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        handlers=[RichHandler(console=err_console, show_path=False)], force=True)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        handlers=[RichHandler(console=err_console, show_path=False)],
+        force=True,
+    )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 @app.command()
-def run(config: ConfigOption = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-        ) -> None:
+def run(
+    config: ConfigOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
     """Run the whole loop: label, split, train champion and challenger, evaluate, track."""
     settings = _guard(lambda: _settings(config))
     generated = _guard(lambda: pipeline.ensure_data(settings))
@@ -72,8 +76,10 @@ def run(config: ConfigOption = None,
 
 
 @app.command()
-def init(path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path(CONFIG_FILENAME),
-         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False) -> None:
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path(CONFIG_FILENAME),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
     """Write a commented leadloop.yaml with every setting at its default."""
     if path.exists() and not force:
         err_console.print(f"{path} exists already; use --force to overwrite it.")
@@ -85,7 +91,9 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("data"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path(
+        "data"
+    ),
     n_leads: Annotated[int, typer.Option(help="Number of leads.")] = 20_000,
     months: Annotated[int, typer.Option(help="Months the leads span.")] = 18,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
@@ -99,11 +107,20 @@ def generate(
     if fmt not in ("csv", "parquet"):
         err_console.print(f"--format must be csv or parquet, not '{fmt}'")
         raise typer.Exit(2)
-    spec = SyntheticSpec(n_leads=n_leads, months=months, seed=seed, label_noise=label_noise,
-                         covariate_drift=covariate_drift, concept_drift=concept_drift,
-                         base_rate_shift=base_rate_shift)
-    paths = _guard(lambda: pipeline.write_synthetic(
-        spec, leads_path=out / f"leads.{fmt}", outcomes_path=out / f"outcomes.{fmt}"))
+    spec = SyntheticSpec(
+        n_leads=n_leads,
+        months=months,
+        seed=seed,
+        label_noise=label_noise,
+        covariate_drift=covariate_drift,
+        concept_drift=concept_drift,
+        base_rate_shift=base_rate_shift,
+    )
+    paths = _guard(
+        lambda: pipeline.write_synthetic(
+            spec, leads_path=out / f"leads.{fmt}", outcomes_path=out / f"outcomes.{fmt}"
+        )
+    )
     for path in paths:
         console.print(f"wrote {path}")
 
@@ -130,8 +147,7 @@ def validate(config: ConfigOption = None) -> None:
 
 def _render_result(result: pipeline.LoopResult) -> None:
     champion = result.champion_version
-    title = (f"Champion v{champion} vs challenger v{result.challenger_version} "
-             f"on the shared holdout")
+    title = f"Champion v{champion} vs challenger v{result.challenger_version} on the shared holdout"
     table = Table(title=title)
     table.add_column("metric")
     table.add_column(f"champion v{champion}", justify="right")
@@ -141,12 +157,18 @@ def _render_result(result: pipeline.LoopResult) -> None:
         row = result.comparison[name]
         colour = "green" if row["challenger_better"] else "default"
         arrow = "higher is better" if HIGHER_IS_BETTER[name] else "lower is better"
-        table.add_row(f"{name} [dim]({arrow})[/dim]", f"{row['champion']:.4f}",
-                      f"{row['challenger']:.4f}", f"[{colour}]{row['difference']:+.4f}[/{colour}]")
+        table.add_row(
+            f"{name} [dim]({arrow})[/dim]",
+            f"{row['champion']:.4f}",
+            f"{row['challenger']:.4f}",
+            f"[{colour}]{row['difference']:+.4f}[/{colour}]",
+        )
     console.print(table)
     split = result.record["split"]
-    console.print(f"holdout: {split['holdout_rows']:,} leads ({split['method']}), "
-                  f"{result.record['metrics']['challenger']['positives']:,} won")
+    console.print(
+        f"holdout: {split['holdout_rows']:,} leads ({split['method']}), "
+        f"{result.record['metrics']['challenger']['positives']:,} won"
+    )
     if result.first_run:
         console.print(f"first run: v{champion} registered as champion")
     console.print(f"reports: {result.report_dir}")
@@ -190,4 +212,4 @@ def _guard(action: Callable[[], T]) -> T:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,4 +1,4 @@
-"""Typed settings: one pydantic model tree, loaded once at the edge (CLI or service) and passed down.
+"""Typed settings: one pydantic model tree, loaded once at the edge and passed down.
 
 Every section has defaults, so ``leadloop run`` works with no file at all on the bundled synthetic
 data. A ``leadloop.yaml`` overrides any of them; environment variables named
@@ -156,7 +156,7 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
 ) -> Settings:
-    """Load settings from ``path`` (or ``leadloop.yaml`` in ``base_dir`` if present) and ``environ``.
+    """Load settings from ``path`` (or ``base_dir``/leadloop.yaml if present) and ``environ``.
 
     Relative paths in the file are taken relative to the file's directory.
     """
@@ -179,7 +179,9 @@ def load_settings(
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found (run `leadloop init` to write one)")
+        raise ConfigError(
+            f"{path}: configuration file not found (run `leadloop init` to write one)"
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:

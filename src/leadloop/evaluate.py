@@ -11,12 +11,24 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from leadloop.errors import InputError
 
 METRIC_NAMES = (
-    "roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift",
-    "top_decile_conversion", "recall_at_capacity",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "top_decile_lift",
+    "top_decile_conversion",
+    "recall_at_capacity",
 )
 HIGHER_IS_BETTER = {
-    "roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False, "ece": False,
-    "top_decile_lift": True, "top_decile_conversion": True, "recall_at_capacity": True,
+    "roc_auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+    "brier": False,
+    "ece": False,
+    "top_decile_lift": True,
+    "top_decile_conversion": True,
+    "recall_at_capacity": True,
 }
 
 
@@ -48,8 +60,10 @@ def compute_metrics(
     p = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1 - 1e-15)
     positives = int(y.sum())
     if len(y) == 0 or positives in (0, len(y)):
-        raise InputError(f"cannot evaluate on {len(y)} rows with {positives} won: both won and "
-                         "lost leads are needed in the holdout")
+        raise InputError(
+            f"cannot evaluate on {len(y)} rows with {positives} won: both won and "
+            "lost leads are needed in the holdout"
+        )
     base = positives / len(y)
     top_rate = _top_share_rate(y, p, 0.1)
     return Metrics(
@@ -74,8 +88,12 @@ def compare(champion: Metrics, challenger: Metrics) -> dict[str, dict[str, float
         a, b = getattr(champion, name), getattr(challenger, name)
         diff = b - a
         better = diff > 0 if HIGHER_IS_BETTER[name] else diff < 0
-        out[name] = {"champion": a, "challenger": b, "difference": diff,
-                     "challenger_better": bool(better and not math.isclose(a, b))}
+        out[name] = {
+            "champion": a,
+            "challenger": b,
+            "difference": diff,
+            "challenger_better": bool(better and not math.isclose(a, b)),
+        }
     return out
 
 

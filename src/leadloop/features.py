@@ -19,17 +19,33 @@ from leadloop.errors import InputError
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime"]
 RESERVED = ("lead_id", "created_at")
-LEAK_NAMES = frozenset({
-    "converted", "conversion", "is_converted", "won", "is_won", "lost", "outcome", "result",
-    "stage", "deal_stage", "opportunity_stage", "close_date", "closed_at", "closed_date",
-    "close_reason", "lost_reason", "revenue_won",
-})
+LEAK_NAMES = frozenset(
+    {
+        "converted",
+        "conversion",
+        "is_converted",
+        "won",
+        "is_won",
+        "lost",
+        "outcome",
+        "result",
+        "stage",
+        "deal_stage",
+        "opportunity_stage",
+        "close_date",
+        "closed_at",
+        "closed_date",
+        "close_reason",
+        "lost_reason",
+        "revenue_won",
+    }
+)
 _BOOL_TEXT = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0}
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One model input: its column, kind and, for categoricals, the known categories in code order."""
+    """One model input: its column, its kind and, for categoricals, the categories in code order."""
 
     name: str
     kind: Kind
@@ -68,8 +84,10 @@ class FeatureEncoder:
             cats = self._categories(frame[name]) if kind == "categorical" else []
             features.append(Feature(name, kind, cats))
         if not features:
-            raise InputError("no usable feature columns (every column is an id, a timestamp, a "
-                             f"label or excluded: {excluded})")
+            raise InputError(
+                "no usable feature columns (every column is an id, a timestamp, a "
+                f"label or excluded: {excluded})"
+            )
         self.features_ = features
         self.excluded_ = excluded
         return self
@@ -78,8 +96,9 @@ class FeatureEncoder:
         """Encode ``frame`` into a float64 matrix, one column per feature, in fitted order."""
         missing = [f.name for f in self.features_ if f.name not in frame.columns]
         if missing:
-            raise InputError(f"columns the model needs are missing: {missing}", path=source,
-                             column=missing[0])
+            raise InputError(
+                f"columns the model needs are missing: {missing}", path=source, column=missing[0]
+            )
         reference = frame["created_at"] if "created_at" in frame.columns else None
         out = np.empty((len(frame), len(self.features_)), dtype=np.float64)
         for j, feat in enumerate(self.features_):
@@ -114,7 +133,9 @@ class FeatureEncoder:
         if name in declared:
             return None
         if name.strip().lower() in LEAK_NAMES:
-            return "name suggests it leaks the outcome (declare it in leads.feature_types to use it)"
+            return (
+                "name suggests it leaks the outcome (declare it in leads.feature_types to use it)"
+            )
         present = values.dropna()
         if present.empty:
             return "all values missing"
@@ -147,8 +168,9 @@ def _infer_kind(values: pd.Series) -> Kind:
     return "categorical"
 
 
-def _encode(values: pd.Series, feat: Feature, *, reference: pd.Series | None,
-            source: str) -> np.ndarray:
+def _encode(
+    values: pd.Series, feat: Feature, *, reference: pd.Series | None, source: str
+) -> np.ndarray:
     if feat.kind == "numeric":
         return _numeric(values, feat.name, source)
     if feat.kind == "boolean":
@@ -169,11 +191,11 @@ def _numeric(values: pd.Series, name: str, source: str) -> np.ndarray:
     bad = numbers.isna() & values.notna()
     if bad.any():
         rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
-        raise InputError(f"expected a number, found '{values[bad].iloc[0]}'", path=source,
-                         column=name, rows=rows)
+        raise InputError(
+            f"expected a number, found '{values[bad].iloc[0]}'", path=source, column=name, rows=rows
+        )
     out = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-    out[~np.isfinite(out)] = np.nan
-    return out
+    return np.where(np.isfinite(out), out, np.nan)
 
 
 def _boolean(values: pd.Series) -> np.ndarray:

@@ -25,7 +25,7 @@ from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
-from leadloop.model.train import LeadModel, TrainResult, train_model
+from leadloop.model.train import TrainResult, train_model
 from leadloop.split import Split, split_holdout
 from leadloop.tracking import ModelToLog, Tracker, git_commit
 
@@ -52,6 +52,7 @@ class LoopResult:
     run_name: str
     report_dir: Path
     comparison: dict[str, dict[str, float | bool]]
+    holdout_scores: pd.DataFrame
     champion_version: str
     challenger_version: str
     first_run: bool
@@ -64,8 +65,11 @@ def ensure_data(settings: Settings) -> list[Path]:
     outcomes_path = settings.resolve(settings.outcomes.path)
     if leads_path.exists() or outcomes_path.exists() or not settings.synthetic.enabled:
         return []
-    spec = SyntheticSpec(n_leads=settings.synthetic.n_leads, months=settings.synthetic.months,
-                         seed=settings.synthetic.seed)
+    spec = SyntheticSpec(
+        n_leads=settings.synthetic.n_leads,
+        months=settings.synthetic.months,
+        seed=settings.synthetic.seed,
+    )
     return write_synthetic(spec, leads_path=leads_path, outcomes_path=outcomes_path)
 
 
@@ -84,8 +88,12 @@ def load_inputs(settings: Settings) -> Inputs:
     leads_path = settings.resolve(settings.leads.path)
     outcomes_path = settings.resolve(settings.outcomes.path)
     leads = prepare_leads(io.read_table(leads_path), settings.leads, source=str(leads_path))
-    outcomes = prepare_outcomes(io.read_table(outcomes_path), settings.outcomes,
-                                source=str(outcomes_path), leads=leads.frame)
+    outcomes = prepare_outcomes(
+        io.read_table(outcomes_path),
+        settings.outcomes,
+        source=str(outcomes_path),
+        leads=leads.frame,
+    )
     digests = {"leads": io.file_digest(leads_path), "outcomes": io.file_digest(outcomes_path)}
     combined = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
     return Inputs(leads, outcomes, combined[:16], digests, list(leads.warnings))
@@ -104,8 +112,9 @@ def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> 
     return pd.Timestamp(latest) + pd.Timedelta(seconds=1)
 
 
-def run_loop(settings: Settings, *, progress: Progress | None = None,
-             now: pd.Timestamp | None = None) -> LoopResult:
+def run_loop(
+    settings: Settings, *, progress: Progress | None = None, now: pd.Timestamp | None = None
+) -> LoopResult:
     """Run the whole loop once and publish its results; the champion alias is set only once."""
     step = progress or (lambda _stage: None)
     now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
@@ -117,8 +126,12 @@ def run_loop(settings: Settings, *, progress: Progress | None = None,
     labels = label_inputs(settings, inputs, cutoff)
     labeled = _labeled_table(inputs.leads.frame, labels)
     step("split")
-    split = split_holdout(labeled, fraction=settings.split.holdout_fraction,
-                          min_rows=settings.split.min_holdout_rows, seed=settings.model.seed)
+    split = split_holdout(
+        labeled,
+        fraction=settings.split.holdout_fraction,
+        min_rows=settings.split.min_holdout_rows,
+        seed=settings.model.seed,
+    )
     train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
     step("champion")
     champion_ref = tracker.alias_version("champion")
@@ -131,27 +144,61 @@ def run_loop(settings: Settings, *, progress: Progress | None = None,
     challenger = _train(settings, train_rows, train_rows["label"].to_numpy())
     step("evaluate")
     y = holdout["label"].to_numpy()
-    champ_m = _evaluate(settings, champion_model, holdout, y)
-    chall_m = _evaluate(settings, challenger.model, holdout, y)
+    scores = pd.DataFrame(
+        {
+            "lead_id": holdout["lead_id"].to_numpy(),
+            "label": y,
+            "champion": champion_model.predict_proba(holdout, source="holdout"),
+            "challenger": challenger.model.predict_proba(holdout, source="holdout"),
+        }
+    )
+    champ_m = _evaluate(settings, scores["champion"].to_numpy(), y)
+    chall_m = _evaluate(settings, scores["challenger"].to_numpy(), y)
     comparison = compare(champ_m, chall_m)
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    record = _record(settings, inputs=inputs, labels=labels, split=split, run_name=run_name,
-                     champion=champ_m, challenger=chall_m, comparison=comparison,
-                     trained={"champion": champion_train, "challenger": challenger})
-    versions = _publish(settings, tracker, record=record, inputs=inputs, labeled=labeled,
-                        trained={"champion": champion_train, "challenger": challenger})
+    record = _record(
+        settings,
+        inputs=inputs,
+        labels=labels,
+        split=split,
+        run_name=run_name,
+        champion=champ_m,
+        challenger=chall_m,
+        comparison=comparison,
+        trained={"champion": champion_train, "challenger": challenger},
+    )
+    versions = _publish(
+        settings,
+        tracker,
+        record=record,
+        inputs=inputs,
+        labeled=labeled,
+        scores=scores,
+        trained={"champion": champion_train, "challenger": challenger},
+    )
     record["versions"] = {"champion": versions.get("champion", champion_ref), **versions}
-    return LoopResult(run_name, settings.resolve(settings.reports_dir) / run_name, comparison,
-                      str(record["versions"]["champion"]), versions["challenger"],
-                      champion_ref is None, record)
+    return LoopResult(
+        run_name,
+        settings.resolve(settings.reports_dir) / run_name,
+        comparison,
+        scores,
+        str(record["versions"]["champion"]),
+        versions["challenger"],
+        champion_ref is None,
+        record,
+    )
 
 
 def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> LabelResult:
     """Point-in-time labels for the inputs as of ``cutoff`` with the configured rules."""
-    return label_leads(inputs.leads.frame, inputs.outcomes, cutoff=cutoff,
-                       maturity_days=settings.labels.maturity_days,
-                       unmatured=settings.labels.unmatured)
+    return label_leads(
+        inputs.leads.frame,
+        inputs.outcomes,
+        cutoff=cutoff,
+        maturity_days=settings.labels.maturity_days,
+        unmatured=settings.labels.unmatured,
+    )
 
 
 def _labeled_table(leads: pd.DataFrame, labels: LabelResult) -> pd.DataFrame:
@@ -159,18 +206,24 @@ def _labeled_table(leads: pd.DataFrame, labels: LabelResult) -> pd.DataFrame:
     mask = labels.labels["label"].notna().to_numpy()
     out = leads.loc[mask].copy()
     out["label"] = labels.labels.loc[mask, "label"].to_numpy()
-    return out.reset_index(drop=True)
+    result: pd.DataFrame = out.reset_index(drop=True)
+    return result
 
 
 def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
-    return train_model(frame.drop(columns=["label"], errors="ignore"), y,
-                       config=settings.model, split=settings.split,
-                       exclude=tuple(settings.leads.exclude_columns),
-                       feature_types=dict(settings.leads.feature_types) or None)
+    return train_model(
+        frame.drop(columns=["label"], errors="ignore"),
+        y,
+        config=settings.model,
+        split=settings.split,
+        exclude=tuple(settings.leads.exclude_columns),
+        feature_types=dict(settings.leads.feature_types) or None,
+    )
 
 
-def _train_first_champion(settings: Settings, inputs: Inputs, labeled: pd.DataFrame,
-                          split: Split) -> TrainResult:
+def _train_first_champion(
+    settings: Settings, inputs: Inputs, labeled: pd.DataFrame, split: Split
+) -> TrainResult:
     """The first champion: on the historical label if there is one, else on earlier CRM labels."""
     holdout_ids = set(labeled["lead_id"].iloc[split.holdout])
     leads = inputs.leads.frame
@@ -200,33 +253,47 @@ def _earlier_cutoff(inputs: Inputs, split: Split) -> pd.Timestamp:
     return pd.Timestamp(stamps.iloc[len(stamps) // 2])
 
 
-def _evaluate(settings: Settings, model: LeadModel, holdout: pd.DataFrame,
-              y: np.ndarray) -> Metrics:
-    proba = model.predict_proba(holdout, source="holdout")
-    return compute_metrics(y, proba, capacity=settings.evaluation.capacity,
-                           bins=settings.evaluation.calibration_bins)
+def _evaluate(settings: Settings, proba: np.ndarray, y: np.ndarray) -> Metrics:
+    return compute_metrics(
+        y, proba, capacity=settings.evaluation.capacity, bins=settings.evaluation.calibration_bins
+    )
 
 
-def _record(settings: Settings, *, inputs: Inputs, labels: LabelResult, split: Split,
-            run_name: str, champion: Metrics, challenger: Metrics,
-            comparison: dict[str, dict[str, float | bool]],
-            trained: dict[str, TrainResult | None]) -> dict[str, Any]:
+def _record(
+    settings: Settings,
+    *,
+    inputs: Inputs,
+    labels: LabelResult,
+    split: Split,
+    run_name: str,
+    champion: Metrics,
+    challenger: Metrics,
+    comparison: dict[str, dict[str, float | bool]],
+    trained: dict[str, TrainResult | None],
+) -> dict[str, Any]:
     """The run record: every count, exclusion, warning and figure of this run, JSON-ready."""
     leads = inputs.leads.frame
     return {
         "run": run_name,
         "data_version": inputs.data_version,
         "inputs": {
-            "leads": {"path": str(settings.resolve(settings.leads.path)), "rows": len(leads),
-                      "sha256": inputs.digests["leads"]},
-            "outcomes": {"path": str(settings.resolve(settings.outcomes.path)),
-                         "rows": len(inputs.outcomes), "sha256": inputs.digests["outcomes"]},
+            "leads": {
+                "path": str(settings.resolve(settings.leads.path)),
+                "rows": len(leads),
+                "sha256": inputs.digests["leads"],
+            },
+            "outcomes": {
+                "path": str(settings.resolve(settings.outcomes.path)),
+                "rows": len(inputs.outcomes),
+                "sha256": inputs.digests["outcomes"],
+            },
         },
         "labels": labels.to_dict(),
         "split": split.to_dict(),
         "training": {role: t.to_dict() for role, t in trained.items() if t is not None},
-        "features": {role: t.model.encoder.to_dict() for role, t in trained.items()
-                     if t is not None},
+        "features": {
+            role: t.model.encoder.to_dict() for role, t in trained.items() if t is not None
+        },
         "metrics": {"champion": champion.to_dict(), "challenger": challenger.to_dict()},
         "comparison": comparison,
         "capacity": settings.evaluation.capacity,
@@ -234,22 +301,39 @@ def _record(settings: Settings, *, inputs: Inputs, labels: LabelResult, split: S
     }
 
 
-def _publish(settings: Settings, tracker: Tracker, *, record: dict[str, Any], inputs: Inputs,
-             labeled: pd.DataFrame, trained: dict[str, TrainResult | None]) -> dict[str, str]:
+def _publish(
+    settings: Settings,
+    tracker: Tracker,
+    *,
+    record: dict[str, Any],
+    inputs: Inputs,
+    labeled: pd.DataFrame,
+    scores: pd.DataFrame,
+    trained: dict[str, TrainResult | None],
+) -> dict[str, str]:
     """Stage the reports, log everything to MLflow, then move the reports into place."""
     final = settings.resolve(settings.reports_dir) / record["run"]
     staged = io.staging_dir(final)
     try:
         _write_reports(record, staged)
+        io.write_table(scores, staged / "holdout_scores.parquet")
         commit = git_commit(settings.base_dir)
-        tags = {"data_version": inputs.data_version, "leadloop_run": record["run"],
-                **({"git_commit": commit} if commit else {})}
+        tags = {
+            "data_version": inputs.data_version,
+            "leadloop_run": record["run"],
+            **({"git_commit": commit} if commit else {}),
+        }
         sample = labeled.drop(columns=["lead_id", "label"]).head(5)
         models = [ModelToLog(role, t, sample) for role, t in trained.items() if t is not None]
         published = tracker.publish(
-            run_name=f"loop {record['run']}", tags=tags, params=_params(settings),
-            metrics=_data_metrics(record), models=models,
-            evaluation=_flat_metrics(record), report_dir=staged)
+            run_name=f"loop {record['run']}",
+            tags=tags,
+            params=_params(settings),
+            metrics=_data_metrics(record),
+            models=models,
+            evaluation=_flat_metrics(record),
+            report_dir=staged,
+        )
         record["mlflow_run_id"] = published.run_id
         io.write_json(record, staged / "run.json")
         io.publish_dir(staged, final)
@@ -260,9 +344,16 @@ def _publish(settings: Settings, tracker: Tracker, *, record: dict[str, Any], in
 
 
 def _write_reports(record: dict[str, Any], directory: Path) -> None:
-    io.write_json({"run": record["run"], "capacity": record["capacity"],
-                   "holdout": record["split"], **record["metrics"],
-                   "comparison": record["comparison"]}, directory / "metrics.json")
+    io.write_json(
+        {
+            "run": record["run"],
+            "capacity": record["capacity"],
+            "holdout": record["split"],
+            **record["metrics"],
+            "comparison": record["comparison"],
+        },
+        directory / "metrics.json",
+    )
     rows = [{"metric": name, **record["comparison"][name]} for name in METRIC_NAMES]
     io.write_table(pd.DataFrame(rows), directory / "metrics.csv")
     io.write_json(record, directory / "run.json")
@@ -281,8 +372,10 @@ def _flat_metrics(record: dict[str, Any]) -> dict[str, float]:
 
 def _data_metrics(record: dict[str, Any]) -> dict[str, float]:
     labels = record["labels"]
-    out = {"leads_rows": float(record["inputs"]["leads"]["rows"]),
-           "outcome_rows": float(record["inputs"]["outcomes"]["rows"])}
+    out = {
+        "leads_rows": float(record["inputs"]["leads"]["rows"]),
+        "outcome_rows": float(record["inputs"]["outcomes"]["rows"]),
+    }
     out.update({f"leads_{k}": float(v) for k, v in labels["lead_counts"].items()})
     out.update({f"events_excluded_{k}": float(v) for k, v in labels["event_exclusions"].items()})
     return out

@@ -39,9 +39,11 @@ def split_holdout(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed
     """
     n = len(labeled)
     if n == 0:
-        raise InputError("no labelled leads as of the cutoff: there is nothing to train or "
-                         "evaluate on (check the outcome mapping, the cutoff and the maturity "
-                         "window)")
+        raise InputError(
+            "no labelled leads as of the cutoff: there is nothing to train or "
+            "evaluate on (check the outcome mapping, the cutoff and the maturity "
+            "window)"
+        )
     if "created_at" not in labeled.columns:
         return _random_split(labeled, fraction=fraction, min_rows=min_rows, seed=seed)
     created = labeled["created_at"].to_numpy()
@@ -50,24 +52,28 @@ def split_holdout(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed
     holdout = np.flatnonzero(created >= boundary)
     train = np.flatnonzero(created < boundary)
     _check_sizes(len(train), len(holdout), min_rows=min_rows)
-    return Split(train, holdout, "out_of_time", pd.Timestamp(boundary),
-                 pd.Timestamp(created[holdout].max()))
+    return Split(
+        train, holdout, "out_of_time", pd.Timestamp(boundary), pd.Timestamp(created[holdout].max())
+    )
 
 
 def _random_split(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed: int) -> Split:
     y = labeled["label"].to_numpy()
     index = np.arange(len(labeled))
     stratify = y if min(y.sum(), len(y) - y.sum()) >= 2 else None
-    train, holdout = train_test_split(index, test_size=fraction, stratify=stratify,
-                                      random_state=seed)
+    train, holdout = train_test_split(
+        index, test_size=fraction, stratify=stratify, random_state=seed
+    )
     _check_sizes(len(train), len(holdout), min_rows=min_rows)
     return Split(np.sort(train), np.sort(holdout), "stratified_random", None, None)
 
 
 def _check_sizes(train: int, holdout: int, *, min_rows: int) -> None:
     if holdout < min_rows or train < min_rows:
-        raise InputError(f"too few labelled leads to split: {train} for training and {holdout} "
-                         f"for the holdout (at least {min_rows} each; see split.min_holdout_rows)")
+        raise InputError(
+            f"too few labelled leads to split: {train} for training and {holdout} "
+            f"for the holdout (at least {min_rows} each; see split.min_holdout_rows)"
+        )
 
 
 def _iso(value: pd.Timestamp | None) -> str | None:

@@ -30,8 +30,16 @@ from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel, TrainResu
 
 log = logging.getLogger(__name__)
 PYFUNC_CODE = Path(__file__).parent / "model" / "pyfunc.py"
-PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn", "pydantic",
-                    "pyyaml", "scipy"]
+PIP_REQUIREMENTS = [
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "pydantic",
+    "pyyaml",
+    "scipy",
+]
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class Tracker:
     def store_exists(self) -> bool:
         """False when the default SQLite store has never been created (nothing to read)."""
         prefix = "sqlite:///"
-        return not self.uri.startswith(prefix) or Path(self.uri[len(prefix):]).exists()
+        return not self.uri.startswith(prefix) or Path(self.uri[len(prefix) :]).exists()
 
     def alias_version(self, alias: str) -> str | None:
         """The version an alias points at, or None; never creates the store."""
@@ -88,14 +96,21 @@ class Tracker:
         """Load a registered version by number or by alias (``champion``)."""
         client = self._client()
         try:
-            mv = (client.get_model_version(self.name, ref) if ref.isdigit()
-                  else client.get_model_version_by_alias(self.name, ref))
+            mv = (
+                client.get_model_version(self.name, ref)
+                if ref.isdigit()
+                else client.get_model_version_by_alias(self.name, ref)
+            )
         except MlflowException as err:
-            raise RegistryError(f"model '{self.name}' has no version or alias '{ref}' in "
-                                f"{self.uri}") from err
+            raise RegistryError(
+                f"model '{self.name}' has no version or alias '{ref}' in {self.uri}"
+            ) from err
         with _tracking_uri(self.uri), tempfile.TemporaryDirectory() as tmp:
-            local = Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.name}/{mv.version}", dst_path=tmp))
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{self.name}/{mv.version}", dst_path=tmp
+                )
+            )
             found = sorted(local.rglob(MODEL_FILE))
             if not found:
                 raise RegistryError(f"model '{self.name}' version {mv.version} has no {MODEL_FILE}")
@@ -117,13 +132,17 @@ class Tracker:
         ensure_store_dir(self.settings)
         with _tracking_uri(self.uri):
             experiment_id = self._experiment()
-            with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
-                                  tags={**tags, "pipeline_stage": "loop"}) as parent:
+            with mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=run_name,
+                tags={**tags, "pipeline_stage": "loop"},
+            ) as parent:
                 mlflow.log_params(dict(params))
                 mlflow.log_metrics(dict(metrics))
                 versions = {m.role: self._log_model(m, tags) for m in models}
-                with mlflow.start_run(run_name="evaluate", nested=True,
-                                      tags={**tags, "pipeline_stage": "evaluate"}):
+                with mlflow.start_run(
+                    run_name="evaluate", nested=True, tags={**tags, "pipeline_stage": "evaluate"}
+                ):
                     mlflow.log_metrics(dict(evaluation))
                     mlflow.log_artifacts(str(report_dir), artifact_path="report")
                 for role, version in versions.items():
@@ -131,14 +150,23 @@ class Tracker:
         return Published(parent.info.run_id, experiment_id, versions)
 
     def _log_model(self, item: ModelToLog, tags: Mapping[str, str]) -> str:
-        with mlflow.start_run(run_name=f"train_{item.role}", nested=True,
-                              tags={**tags, "pipeline_stage": f"train_{item.role}"}), \
-                tempfile.TemporaryDirectory() as tmp:
+        with (
+            mlflow.start_run(
+                run_name=f"train_{item.role}",
+                nested=True,
+                tags={**tags, "pipeline_stage": f"train_{item.role}"},
+            ),
+            tempfile.TemporaryDirectory() as tmp,
+        ):
             mlflow.log_params({f"lgbm_{k}": v for k, v in item.result.params.items()})
-            mlflow.log_metrics({"best_iteration": item.result.best_iteration,
-                                "fit_seconds": item.result.fit_seconds,
-                                **{f"rows_{k}": v for k, v in item.result.rows.items()},
-                                **item.facts})
+            mlflow.log_metrics(
+                {
+                    "best_iteration": item.result.best_iteration,
+                    "fit_seconds": item.result.fit_seconds,
+                    **{f"rows_{k}": v for k, v in item.result.rows.items()},
+                    **item.facts,
+                }
+            )
             io.write_texts(item.result.model.to_artifacts(), Path(tmp))
             proba = pd.DataFrame({"probability": item.result.model.predict_proba(item.sample)})
             info = mlflow.pyfunc.log_model(
@@ -175,14 +203,20 @@ def ensure_store_dir(settings: Settings) -> None:
     """Create the directory of a local SQLite store so MLflow can create the database."""
     uri = settings.tracking_uri()
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def git_commit(path: Path) -> str | None:
     """The commit checked out at ``path``, or None outside a git repository."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
-                             text=True, check=False, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

@@ -130,7 +130,7 @@ def discard_dir(staged: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
 
 
-class _atomic:  # noqa: N801 - used as a context manager like open()
+class _atomic:
     """Context manager yielding a temporary path that replaces ``target`` on success."""
 
     def __init__(self, target: Path) -> None:

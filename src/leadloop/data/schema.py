@@ -68,12 +68,17 @@ def prepare_outcomes(
 def parse_timestamps(values: pd.Series, *, column: str, source: str) -> pd.Series:
     """Parse timestamps to naive UTC; unparseable non-empty values are an error naming rows."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+        utc: pd.Series = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return utc.astype("datetime64[ns]")
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values) and values.notna().any():
-        raise InputError("expected timestamps, found numbers", path=source, column=column,
-                         rows=_row_numbers(values.notna()))
+        raise InputError(
+            "expected timestamps, found numbers",
+            path=source,
+            column=column,
+            rows=_row_numbers(values.notna()),
+        )
     text = values.astype("string").str.strip()
     try:
         parsed = pd.to_datetime(text, errors="coerce", utc=True)
@@ -85,31 +90,40 @@ def parse_timestamps(values: pd.Series, *, column: str, source: str) -> pd.Serie
         bad = parsed.isna() & text.notna() & (text != "")
     if bad.any():
         example = text[bad].iloc[0]
-        raise InputError(f"cannot parse timestamp '{example}'", path=source, column=column,
-                         rows=_row_numbers(bad))
+        raise InputError(
+            f"cannot parse timestamp '{example}'",
+            path=source,
+            column=column,
+            rows=_row_numbers(bad),
+        )
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")
 
 
-def _lead_ids(frame: pd.DataFrame, config: LeadsConfig, *, source: str,
-              warnings: list[str]) -> pd.Series:
+def _lead_ids(
+    frame: pd.DataFrame, config: LeadsConfig, *, source: str, warnings: list[str]
+) -> pd.Series:
     column = config.id_column
     if column not in frame.columns:
         if "id_column" in config.model_fields_set:
             _require(frame, [column], source=source)
-        warnings.append(f"{source}: no '{column}' column; lead ids are derived from a hash of "
-                        "each row (set leads.id_column to use your own ids)")
+        warnings.append(
+            f"{source}: no '{column}' column; lead ids are derived from a hash of "
+            "each row (set leads.id_column to use your own ids)"
+        )
         return _hash_ids(frame)
     ids = frame[column]
     missing = ids.isna() | (ids.astype("string").str.strip() == "")
     if missing.any():
-        raise InputError("lead id is missing", path=source, column=column,
-                         rows=_row_numbers(missing))
+        raise InputError(
+            "lead id is missing", path=source, column=column, rows=_row_numbers(missing)
+        )
     ids = _id_strings(ids)
     dupes = ids.duplicated(keep=False)
     if dupes.any():
         first = list(dict.fromkeys(ids[dupes]))[:5]
-        raise InputError(f"duplicate lead ids {first}", path=source, column=column,
-                         rows=_row_numbers(dupes))
+        raise InputError(
+            f"duplicate lead ids {first}", path=source, column=column, rows=_row_numbers(dupes)
+        )
     return ids
 
 
@@ -127,19 +141,26 @@ def _hash_ids(frame: pd.DataFrame) -> pd.Series:
     return keys.map(lambda k: "h" + hashlib.sha1(k.encode()).hexdigest()[:16])
 
 
-def _created_at(frame: pd.DataFrame, config: LeadsConfig, *, source: str,
-                warnings: list[str]) -> bool:
+def _created_at(
+    frame: pd.DataFrame, config: LeadsConfig, *, source: str, warnings: list[str]
+) -> bool:
     column = config.created_at_column
     if column is None or column not in frame.columns:
         if column is not None and "created_at_column" in config.model_fields_set:
             _require(frame, [column], source=source)
-        warnings.append(f"{source}: no creation timestamp; the holdout is a stratified random "
-                        "split and out-of-time evaluation is not possible")
+        warnings.append(
+            f"{source}: no creation timestamp; the holdout is a stratified random "
+            "split and out-of-time evaluation is not possible"
+        )
         return False
     parsed = parse_timestamps(frame[column], column=column, source=source)
     if parsed.isna().any():
-        raise InputError("creation timestamp is missing", path=source, column=column,
-                         rows=_row_numbers(parsed.isna()))
+        raise InputError(
+            "creation timestamp is missing",
+            path=source,
+            column=column,
+            rows=_row_numbers(parsed.isna()),
+        )
     frame.drop(columns=[column], inplace=True)
     frame.insert(1, "created_at", parsed)
     return True
@@ -155,27 +176,42 @@ def _history_label(frame: pd.DataFrame, column: str, *, source: str) -> pd.Serie
     bad = label.isna() & values.notna() & (text != "")
     if bad.any():
         example = values[bad].iloc[0]
-        raise InputError(f"label value '{example}' is not won/lost, yes/no, true/false or 1/0",
-                         path=source, column=column, rows=_row_numbers(bad))
+        raise InputError(
+            f"label value '{example}' is not won/lost, yes/no, true/false or 1/0",
+            path=source,
+            column=column,
+            rows=_row_numbers(bad),
+        )
     classes = set(label.dropna().unique())
     if len(classes) < 2:
-        raise InputError(f"label has a single class ({sorted(classes) or 'no values'}); "
-                         "a model needs both won and lost examples", path=source, column=column)
+        raise InputError(
+            f"label has a single class ({sorted(classes) or 'no values'}); "
+            "a model needs both won and lost examples",
+            path=source,
+            column=column,
+        )
     return label.rename("history_label")
 
 
-def _outcome_ids(raw: pd.DataFrame, config: OutcomesConfig, *, source: str,
-                 leads: pd.DataFrame) -> pd.Series:
+def _outcome_ids(
+    raw: pd.DataFrame, config: OutcomesConfig, *, source: str, leads: pd.DataFrame
+) -> pd.Series:
     if config.join == "row_order":
         if len(raw) != len(leads):
-            raise InputError(f"join: row_order needs as many outcome rows as leads "
-                             f"({len(raw)} outcomes, {len(leads)} leads)", path=source)
+            raise InputError(
+                f"join: row_order needs as many outcome rows as leads "
+                f"({len(raw)} outcomes, {len(leads)} leads)",
+                path=source,
+            )
         return pd.Series(leads["lead_id"].to_numpy(), index=raw.index, dtype=object)
     if config.id_column not in raw.columns:
         raise InputError(
             f"no lead id column '{config.id_column}'; outcomes are never joined to leads by row "
             "order silently (set outcomes.id_column, or outcomes.join: row_order if both files "
-            "list the same leads in the same order)", path=source, column=config.id_column)
+            "list the same leads in the same order)",
+            path=source,
+            column=config.id_column,
+        )
     ids = raw[config.id_column]
     text = _id_strings(ids).where(ids.notna())
     return text.where(text != "")
@@ -192,9 +228,13 @@ def _map_outcomes(values: pd.Series, config: OutcomesConfig, *, source: str) -> 
     bad = mapped.isna()
     if bad.any():
         shown = sorted({str(v) for v in text[bad].fillna("<empty>").unique()})[:5]
-        raise InputError(f"outcome values {shown} are not in the won/lost mapping (add them to "
-                         "outcomes.won_values or outcomes.lost_values)", path=source,
-                         column=str(values.name), rows=_row_numbers(bad))
+        raise InputError(
+            f"outcome values {shown} are not in the won/lost mapping (add them to "
+            "outcomes.won_values or outcomes.lost_values)",
+            path=source,
+            column=str(values.name),
+            rows=_row_numbers(bad),
+        )
     return mapped.astype(str)
 
 
@@ -211,8 +251,9 @@ def _optional_amount(raw: pd.DataFrame, column: str | None, *, source: str) -> p
     values = pd.to_numeric(raw[column], errors="coerce")
     bad = values.isna() & raw[column].notna()
     if bad.any():
-        raise InputError("amount is not a number", path=source, column=column,
-                         rows=_row_numbers(bad))
+        raise InputError(
+            "amount is not a number", path=source, column=column, rows=_row_numbers(bad)
+        )
     return values.astype("float64")
 
 
@@ -220,8 +261,9 @@ def _require(frame: pd.DataFrame, columns: list[str], *, source: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         have = ", ".join(map(str, frame.columns[:12]))
-        raise InputError(f"required column is missing (found: {have})", path=source,
-                         column=missing[0])
+        raise InputError(
+            f"required column is missing (found: {have})", path=source, column=missing[0]
+        )
 
 
 def _row_numbers(mask: pd.Series) -> list[int]:

@@ -42,7 +42,7 @@ class Calibrator:
         else:
             a, b = self.coef_
             proba = 1.0 / (1.0 + np.exp(-(a * margin + b)))
-        return np.clip(proba, _EPS, 1.0 - _EPS)
+        return np.asarray(np.clip(proba, _EPS, 1.0 - _EPS), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted mapping as JSON-ready data."""

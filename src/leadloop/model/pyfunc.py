@@ -11,21 +11,27 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel
 
 
-class LeadScorer(PythonModel):  # type: ignore[misc]
+class LeadScorer(PythonModel):
     """Scores a table of leads with a ``LeadModel`` rebuilt from its text artifacts."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        files = {name: Path(context.artifacts[name]).read_text(encoding="utf-8")
-                 for name in (MODEL_FILE, ENCODING_FILE)}
+        files = {
+            name: Path(context.artifacts[name]).read_text(encoding="utf-8")
+            for name in (MODEL_FILE, ENCODING_FILE)
+        }
         self.model = LeadModel.from_artifacts(files)
 
-    def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
-                params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
         return pd.DataFrame({"probability": self.model.predict_proba(model_input)})
 
 

@@ -59,8 +59,10 @@ class LeadModel:
             "calibrator": self.calibrator.to_dict(),
             "metadata": self.metadata,
         }
-        return {MODEL_FILE: self.booster.model_to_string(),
-                ENCODING_FILE: json.dumps(encoding, indent=1, default=str)}
+        return {
+            MODEL_FILE: self.booster.model_to_string(),
+            ENCODING_FILE: json.dumps(encoding, indent=1, default=str),
+        }
 
     @classmethod
     def from_artifacts(cls, files: dict[str, str]) -> LeadModel:
@@ -86,9 +88,13 @@ class TrainResult:
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"best_iteration": self.best_iteration, "rows": self.rows,
-                "positives": self.positives, "fit_seconds": round(self.fit_seconds, 3),
-                "params": self.params}
+        return {
+            "best_iteration": self.best_iteration,
+            "rows": self.rows,
+            "positives": self.positives,
+            "fit_seconds": round(self.fit_seconds, 3),
+            "params": self.params,
+        }
 
 
 def train_model(
@@ -120,32 +126,47 @@ def train_model(
     booster.free_dataset()
     margin = booster.predict(matrix[cal_idx], raw_score=True)
     calibrator = Calibrator(method=config.calibration).fit(np.asarray(margin), y[cal_idx])
-    importance = dict(zip(encoder.feature_names_,
-                          booster.feature_importance("gain").tolist(), strict=True))
-    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator,
-                      metadata={"feature_importance_gain": importance})
+    importance = dict(
+        zip(encoder.feature_names_, booster.feature_importance("gain").tolist(), strict=True)
+    )
+    model = LeadModel(
+        encoder=encoder,
+        booster=booster,
+        calibrator=calibrator,
+        metadata={"feature_importance_gain": importance},
+    )
     rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
-    return TrainResult(model, int(booster.best_iteration or booster.current_iteration()), rows,
-                       int(y.sum()), fit_seconds, params)
+    return TrainResult(
+        model,
+        int(booster.best_iteration or booster.current_iteration()),
+        rows,
+        int(y.sum()),
+        fit_seconds,
+        params,
+    )
 
 
 def _check_classes(y: np.ndarray) -> None:
     won = int(y.sum())
     lost = len(y) - won
     if min(won, lost) < MIN_CLASS_ROWS:
-        raise InputError(f"too few labelled leads to train: {won} won and {lost} lost before the "
-                         f"holdout; at least {MIN_CLASS_ROWS} of each are needed")
+        raise InputError(
+            f"too few labelled leads to train: {won} won and {lost} lost before the "
+            f"holdout; at least {MIN_CLASS_ROWS} of each are needed"
+        )
 
 
-def _slices(y: np.ndarray, *, split: SplitConfig,
-            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _slices(
+    y: np.ndarray, *, split: SplitConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stratified random fit / validation / calibration row indices."""
     index = np.arange(len(y))
     held = split.validation_fraction + split.calibration_fraction
     fit_idx, rest = train_test_split(index, test_size=held, stratify=y, random_state=seed)
     share = split.calibration_fraction / held
-    valid_idx, cal_idx = train_test_split(rest, test_size=share, stratify=y[rest],
-                                          random_state=seed)
+    valid_idx, cal_idx = train_test_split(
+        rest, test_size=share, stratify=y[rest], random_state=seed
+    )
     return np.sort(fit_idx), np.sort(valid_idx), np.sort(cal_idx)
 
 
@@ -166,8 +187,18 @@ def _params(config: ModelConfig) -> dict[str, Any]:
     }
 
 
-def _dataset(matrix: np.ndarray, y: np.ndarray, encoder: FeatureEncoder, *,
-             reference: lgb.Dataset | None = None) -> lgb.Dataset:
-    return lgb.Dataset(matrix, label=y, feature_name=encoder.feature_names_,
-                       categorical_feature=encoder.categorical_indices_, reference=reference,
-                       free_raw_data=True)
+def _dataset(
+    matrix: np.ndarray,
+    y: np.ndarray,
+    encoder: FeatureEncoder,
+    *,
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    return lgb.Dataset(
+        matrix,
+        label=y,
+        feature_name=encoder.feature_names_,
+        categorical_feature=encoder.categorical_indices_,
+        reference=reference,
+        free_raw_data=True,
+    )

@@ -1,0 +1,87 @@
+"""Column typing, exclusions and encoding."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadloop.errors import InputError
+from leadloop.features import FeatureEncoder
+
+
+def _frame(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(n)],
+            "created_at": pd.date_range("2025-01-01", periods=n, freq="h"),
+            "size": rng.normal(size=n),
+            "source": rng.choice(["web", "referral", "event"], n),
+            "flag": rng.choice(["yes", "no"], n),
+            "notes": [f"free text number {i}" for i in range(n)],
+            "converted": rng.integers(0, 2, n),
+            "empty": [None] * n,
+            "same": ["x"] * n,
+            "last_touch": pd.date_range("2024-12-01", periods=n, freq="h"),
+        }
+    )
+
+
+def test_types_and_exclusions() -> None:
+    """It types columns and excludes ids, timestamps, leaks, free text, empty and constant ones."""
+    enc = FeatureEncoder().fit(_frame())
+    kinds = {f.name: f.kind for f in enc.features_}
+    assert kinds == {
+        "size": "numeric",
+        "source": "categorical",
+        "flag": "boolean",
+        "last_touch": "datetime",
+    }
+    assert set(enc.excluded_) == {"lead_id", "created_at", "notes", "converted", "empty", "same"}
+
+
+def test_configured_exclusion_and_declared_type() -> None:
+    """It honours configured exclusions and declared types, even for a leak-like name."""
+    enc = FeatureEncoder(exclude=("size",), feature_types={"converted": "categorical"})
+    enc.fit(_frame())
+    assert "size" in enc.excluded_
+    assert {f.name: f.kind for f in enc.features_}["converted"] == "categorical"
+
+
+def test_unknown_and_missing_categories() -> None:
+    """It encodes unseen categories as the shared other code and missing as NaN."""
+    frame = _frame()
+    enc = FeatureEncoder().fit(frame)
+    new = frame.head(3).copy()
+    new["source"] = ["web", "carrier pigeon", None]
+    col = enc.feature_names_.index("source")
+    codes = enc.transform(new)[:, col]
+    feat = enc.features_[col]
+    assert codes[0] == feat.categories.index("web")
+    assert codes[1] == len(feat.categories)
+    assert np.isnan(codes[2])
+
+
+def test_column_order_does_not_matter_and_json_round_trip() -> None:
+    """It encodes the same regardless of column order and after a JSON round trip."""
+    frame = _frame()
+    enc = FeatureEncoder().fit(frame)
+    again = FeatureEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
+    shuffled = frame[list(reversed(frame.columns))]
+    np.testing.assert_array_equal(enc.transform(frame), again.transform(shuffled))
+
+
+def test_missing_column_is_named() -> None:
+    """It names a feature column the input lacks."""
+    enc = FeatureEncoder().fit(_frame())
+    with pytest.raises(InputError, match="'size'"):
+        enc.transform(_frame().drop(columns=["size"]), source="new.csv")
+
+
+def test_datetime_becomes_age_in_days() -> None:
+    """It turns a datetime feature into its age in days at the lead's creation."""
+    frame = _frame(3)
+    enc = FeatureEncoder().fit(_frame())
+    col = enc.feature_names_.index("last_touch")
+    np.testing.assert_allclose(enc.transform(frame)[:, col], 31.0)
