@@ -1,0 +1,59 @@
+"""Reading and writing files: clear errors, atomic writes."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leadloop.data import io
+from leadloop.errors import InputError
+
+
+def test_round_trip_csv_and_parquet(tmp_path: Path) -> None:
+    """It writes and reads back CSV and Parquet tables."""
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    for name in ("t.csv", "t.parquet"):
+        io.write_table(frame, tmp_path / name)
+        back = io.read_table(tmp_path / name)
+        assert back["a"].tolist() == [1, 2]
+        assert back["b"].tolist() == ["x", "y"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "file not found"),
+        ("empty.csv", b"", "file is empty"),
+        ("table.xml", b"<a/>", "unsupported file type"),
+        ("dupes.csv", b"a,a\n1,2\n", "duplicate column names"),
+        ("broken.parquet", b"not parquet at all", "cannot be read"),
+    ],
+)
+def test_read_errors_name_the_file(tmp_path: Path, name: str, content: bytes | None,
+                                   message: str) -> None:
+    """It raises InputError naming the file for missing, empty, unknown and broken files."""
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        io.read_table(path)
+    assert name in str(info.value)
+
+
+def test_bom_is_stripped(tmp_path: Path) -> None:
+    """It reads a UTF-8 file with a byte-order mark without mangling the first column name."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufefflead_id,x\n1,2\n".encode())
+    assert list(io.read_table(path).columns) == ["lead_id", "x"]
+
+
+def test_staged_directory_published_or_discarded(tmp_path: Path) -> None:
+    """It moves a staged directory into place, or removes it, leaving nothing half-written."""
+    final = tmp_path / "reports" / "run1"
+    staged = io.staging_dir(final)
+    io.write_json({"a": 1}, staged / "x.json")
+    io.publish_dir(staged, final)
+    assert io.read_json(final / "x.json") == {"a": 1}
+    again = io.staging_dir(tmp_path / "reports" / "run2")
+    io.discard_dir(again)
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["run1"]
