@@ -100,6 +100,26 @@ class EvaluationConfig(_Section):
     calibration_bins: int = Field(default=10, ge=2)
 
 
+class GateConfig(_Section):
+    """Promotion policy: what the challenger must show before it replaces the champion."""
+
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    min_auc_gain: float = Field(default=0.0, ge=0)
+    max_recall_drop: float = Field(default=0.01, ge=0)
+    max_ece: float = Field(default=0.05, gt=0)
+    min_holdout_positives: int = Field(default=30, ge=1)
+    top_features: int = Field(default=5, ge=1)
+    block_on_drift: bool = True
+    psi_severe: float = Field(default=0.25, gt=0)
+    ks_severe: float = Field(default=0.15, gt=0, le=1)
+    js_severe: float = Field(default=0.15, gt=0, le=1)
+    max_suspicious_share: float = Field(default=0.15, gt=0, le=1)
+    min_signal_auc: float = Field(default=0.55, ge=0.5, le=1)
+    max_champion_auc_drop: float = Field(default=0.10, gt=0, le=1)
+    min_history_agreement: float = Field(default=0.85, ge=0, le=1)
+    bootstrap_resamples: int = Field(default=400, ge=50)
+
+
 class TrackingConfig(_Section):
     """MLflow store and registry names."""
 
@@ -127,6 +147,7 @@ class Settings(_Section):
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    gate: GateConfig = GateConfig()
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
     reports_dir: Path = Path("reports")

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.stats import norm, rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from leadloop.errors import InputError
@@ -111,7 +112,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, *, bins: int = 10) 
 def recall_at_capacity(y: np.ndarray, p: np.ndarray, *, capacity: float) -> float:
     """Share of all won leads found in the top ``capacity`` share of leads by score."""
     k = max(1, math.ceil(capacity * len(y)))
-    top = np.argsort(-p, kind="stable")[:k]
+    top = np.argpartition(-p, k - 1)[:k] if k < len(y) else np.arange(len(y))
     return float(y[top].sum() / y.sum())
 
 
@@ -119,3 +120,86 @@ def _top_share_rate(y: np.ndarray, p: np.ndarray, share: float) -> float:
     k = max(1, math.ceil(share * len(y)))
     top = np.argsort(-p, kind="stable")[:k]
     return float(y[top].mean())
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Challenger minus champion on the same rows, with a two-sided confidence interval."""
+
+    metric: str
+    difference: float
+    lower: float
+    upper: float
+    confidence: float
+    method: str
+    p_value: float | None = None
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        return asdict(self)
+
+
+def delong_auc_difference(
+    y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *, confidence: float = 0.95
+) -> PairedDifference:
+    """ROC AUC difference of two models scored on the same rows, by DeLong's method.
+
+    Exact variance of the difference of two correlated AUCs (DeLong et al., 1988), computed
+    in O(n log n) with mid-ranks (Sun and Xu, 2014): fast enough for millions of rows.
+    """
+    y = np.asarray(y, dtype=bool)
+    m, n = int(y.sum()), int((~y).sum())
+    aucs, v10, v01 = [], [], []
+    for proba in (champion, challenger):
+        p = np.asarray(proba, dtype=np.float64)
+        tz = rankdata(p)
+        tx, ty = rankdata(p[y]), rankdata(p[~y])
+        aucs.append((tz[y].sum() - m * (m + 1) / 2) / (m * n))
+        v10.append((tz[y] - tx) / n)
+        v01.append(1.0 - (tz[~y] - ty) / m)
+    s10, s01 = np.cov(np.vstack(v10)), np.cov(np.vstack(v01))
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
+    diff = float(aucs[1] - aucs[0])
+    se = math.sqrt(max(float(var), 0.0))
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p_value = float(2 * norm.sf(abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)
+    return PairedDifference(
+        "roc_auc", diff, diff - z * se, diff + z * se, confidence, "delong", p_value
+    )
+
+
+def bootstrap_recall_difference(
+    y: np.ndarray,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    *,
+    capacity: float,
+    confidence: float = 0.95,
+    resamples: int = 400,
+    seed: int = 0,
+) -> PairedDifference:
+    """Recall-at-capacity difference with a paired percentile bootstrap over holdout rows."""
+    y = np.asarray(y, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    point = recall_at_capacity(y, challenger, capacity=capacity) - recall_at_capacity(
+        y, champion, capacity=capacity
+    )
+    diffs = np.empty(resamples)
+    for b in range(resamples):
+        idx = rng.integers(0, len(y), len(y))
+        yb = y[idx]
+        if yb.sum() == 0:
+            diffs[b] = 0.0
+            continue
+        diffs[b] = recall_at_capacity(yb, challenger[idx], capacity=capacity) - (
+            recall_at_capacity(yb, champion[idx], capacity=capacity)
+        )
+    tail = (1 - confidence) / 2 * 100
+    lower, upper = np.percentile(diffs, [tail, 100 - tail])
+    return PairedDifference(
+        "recall_at_capacity",
+        float(point),
+        float(lower),
+        float(upper),
+        confidence,
+        f"paired bootstrap ({resamples} resamples)",
+    )

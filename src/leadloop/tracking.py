@@ -149,6 +149,52 @@ class Tracker:
                     self._client().set_registered_model_alias(self.name, role, version)
         return Published(parent.info.run_id, experiment_id, versions)
 
+    def move_champion(
+        self, version: str, *, decided_by: str, reason: str, run: str | None = None
+    ) -> str | None:
+        """Point ``champion`` at ``version``, recording who decided, why, and the previous one."""
+        client = self._client()
+        try:
+            client.get_model_version(self.name, version)
+        except MlflowException as err:
+            raise RegistryError(f"model '{self.name}' has no version {version}") from err
+        previous = self.alias_version("champion")
+        if previous == version:
+            raise RegistryError(f"version {version} is already the champion")
+        stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+        tags = {
+            "previous_champion": previous or "",
+            "promoted_by": decided_by,
+            "promotion_reason": reason[:5000],
+            "promoted_at": stamp,
+            **({"promoted_in_run": run} if run else {}),
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(self.name, version, key, value)
+        client.set_registered_model_alias(self.name, "champion", version)
+        return previous
+
+    def rollback(self, *, reason: str) -> tuple[str, str]:
+        """Point ``champion`` back at the version it replaced; returns (from, to)."""
+        client = self._client()
+        current = self.alias_version("champion")
+        if current is None:
+            raise RegistryError(f"model '{self.name}' has no champion to roll back")
+        previous = client.get_model_version(self.name, current).tags.get("previous_champion")
+        if not previous:
+            raise RegistryError(f"champion v{current} has no previous champion to roll back to")
+        stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+        client.set_model_version_tag(self.name, current, "rolled_back_at", stamp)
+        client.set_model_version_tag(self.name, current, "rollback_reason", reason[:5000])
+        client.set_registered_model_alias(self.name, "champion", previous)
+        return current, previous
+
+    def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Add tags to a finished run (e.g. the final decision)."""
+        client = self._client()
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+
     def _log_model(self, item: ModelToLog, tags: Mapping[str, str]) -> str:
         with (
             mlflow.start_run(
