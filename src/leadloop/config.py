@@ -98,6 +98,14 @@ class EvaluationConfig(_Section):
 
     capacity: float = Field(default=0.1, gt=0, le=1)
     calibration_bins: int = Field(default=10, ge=2)
+    grade_cutoffs: list[float] = Field(default_factory=lambda: [0.4, 0.2, 0.1])
+
+    @field_validator("grade_cutoffs")
+    @classmethod
+    def _descending(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or sorted(value, reverse=True) != value or not 0 < value[-1]:
+            raise ValueError("give three probabilities, highest first, for grades A, B and C")
+        return value
 
 
 class GateConfig(_Section):

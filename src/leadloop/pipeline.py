@@ -24,13 +24,15 @@ from leadloop.data.labels import LabelResult, label_leads
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.errors import InputError
+from leadloop.assess import Assessment, assess
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
-from leadloop.model.train import TrainResult, train_model
+from leadloop.gate import Decision, decide
+from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.split import Split, split_holdout
 from leadloop.tracking import ModelToLog, Tracker, git_commit
 
 log = logging.getLogger(__name__)
-STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "publish")
+STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "checks", "publish")
 Progress = Callable[[str], None]
 
 
@@ -57,6 +59,7 @@ class LoopResult:
     challenger_version: str
     first_run: bool
     record: dict[str, Any]
+    decision: Decision
 
 
 def ensure_data(settings: Settings) -> list[Path]:
@@ -112,10 +115,19 @@ def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> 
     return pd.Timestamp(latest) + pd.Timedelta(seconds=1)
 
 
+@dataclass(frozen=True)
+class Champion:
+    """The champion this run compares against: from the registry, or trained now (first run)."""
+
+    model: LeadModel
+    version: str | None
+    trained: TrainResult | None
+
+
 def run_loop(
     settings: Settings, *, progress: Progress | None = None, now: pd.Timestamp | None = None
 ) -> LoopResult:
-    """Run the whole loop once and publish its results; the champion alias is set only once."""
+    """Run the whole loop once: every stage, the gate, then publish; aliases move last."""
     step = progress or (lambda _stage: None)
     now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     tracker = Tracker(settings)
@@ -126,68 +138,69 @@ def run_loop(
     labels = label_inputs(settings, inputs, cutoff)
     labeled = _labeled_table(inputs.leads.frame, labels)
     step("split")
-    split = split_holdout(
-        labeled,
-        fraction=settings.split.holdout_fraction,
-        min_rows=settings.split.min_holdout_rows,
-        seed=settings.model.seed,
-    )
+    split = split_holdout(labeled, fraction=settings.split.holdout_fraction,
+                          min_rows=settings.split.min_holdout_rows, seed=settings.model.seed)
     train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
     step("champion")
-    champion_ref = tracker.alias_version("champion")
-    if champion_ref is None:
-        first = _train_first_champion(settings, inputs, labeled, split)
-        champion_model, champion_train = first.model, first
-    else:
-        champion_model, champion_train = tracker.load("champion").model, None
+    champion = _champion(settings, tracker, inputs, labeled, split)
     step("challenger")
     challenger = _train(settings, train_rows, train_rows["label"].to_numpy())
     step("evaluate")
-    y = holdout["label"].to_numpy()
-    scores = pd.DataFrame(
-        {
-            "lead_id": holdout["lead_id"].to_numpy(),
-            "label": y,
-            "champion": champion_model.predict_proba(holdout, source="holdout"),
-            "challenger": challenger.model.predict_proba(holdout, source="holdout"),
-        }
-    )
-    champ_m = _evaluate(settings, scores["champion"].to_numpy(), y)
-    chall_m = _evaluate(settings, scores["challenger"].to_numpy(), y)
-    comparison = compare(champ_m, chall_m)
+    scores = _holdout_scores(holdout, champion.model, challenger.model)
+    metrics = {role: _evaluate(settings, scores[role].to_numpy(), scores["label"].to_numpy())
+               for role in ("champion", "challenger")}
+    step("checks")
+    assessment = assess(settings, champion=champion.model, scores=scores, metrics=metrics,
+                        train_rows=train_rows, history_label=_history(inputs, train_rows),
+                        current=_newest(inputs.leads.frame, split, holdout), labeled=labeled)
+    decision = decide(assessment.evidence, settings.gate)
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    record = _record(
-        settings,
-        inputs=inputs,
-        labels=labels,
-        split=split,
-        run_name=run_name,
-        champion=champ_m,
-        challenger=chall_m,
-        comparison=comparison,
-        trained={"champion": champion_train, "challenger": challenger},
-    )
-    versions = _publish(
-        settings,
-        tracker,
-        record=record,
-        inputs=inputs,
-        labeled=labeled,
-        scores=scores,
-        trained={"champion": champion_train, "challenger": challenger},
-    )
-    record["versions"] = {"champion": versions.get("champion", champion_ref), **versions}
-    return LoopResult(
-        run_name,
-        settings.resolve(settings.reports_dir) / run_name,
-        comparison,
-        scores,
-        str(record["versions"]["champion"]),
-        versions["challenger"],
-        champion_ref is None,
-        record,
-    )
+    trained = {"champion": champion.trained, "challenger": challenger}
+    record = _record(settings, inputs=inputs, labels=labels, split=split, run_name=run_name,
+                     metrics=metrics, trained=trained, assessment=assessment, decision=decision)
+    versions = _publish(settings, tracker, record=record, inputs=inputs, labeled=labeled,
+                        scores=scores, trained=trained)
+    champion_version = versions.get("champion", champion.version) or ""
+    record["versions"] = {"champion": champion_version, **versions}
+    return LoopResult(run_name, settings.resolve(settings.reports_dir) / run_name,
+                      record["comparison"], scores, champion_version, versions["challenger"],
+                      champion.trained is not None, record, decision)
+
+
+def _champion(settings: Settings, tracker: Tracker, inputs: Inputs, labeled: pd.DataFrame,
+              split: Split) -> Champion:
+    version = tracker.alias_version("champion")
+    if version is not None:
+        return Champion(tracker.load("champion").model, version, None)
+    first = _train_first_champion(settings, inputs, labeled, split)
+    return Champion(first.model, None, first)
+
+
+def _holdout_scores(holdout: pd.DataFrame, champion: LeadModel,
+                    challenger: LeadModel) -> pd.DataFrame:
+    """Both models' probabilities on the very same holdout rows."""
+    return pd.DataFrame({
+        "lead_id": holdout["lead_id"].to_numpy(),
+        "label": holdout["label"].to_numpy(),
+        "champion": champion.predict_proba(holdout, source="holdout"),
+        "challenger": challenger.predict_proba(holdout, source="holdout"),
+    })
+
+
+def _newest(leads: pd.DataFrame, split: Split, holdout: pd.DataFrame) -> pd.DataFrame:
+    """The current period for drift: every lead created in the holdout window or later."""
+    if split.holdout_start is None:
+        return holdout
+    return leads.loc[leads["created_at"] >= split.holdout_start]
+
+
+def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
+    history = inputs.leads.history_label
+    if history is None:
+        return None
+    by_id = pd.Series(history.to_numpy(), index=inputs.leads.frame["lead_id"].to_numpy())
+    return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
 
 
 def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> LabelResult:
@@ -266,38 +279,36 @@ def _record(
     labels: LabelResult,
     split: Split,
     run_name: str,
-    champion: Metrics,
-    challenger: Metrics,
-    comparison: dict[str, dict[str, float | bool]],
+    metrics: dict[str, Metrics],
     trained: dict[str, TrainResult | None],
+    assessment: Assessment,
+    decision: Decision,
 ) -> dict[str, Any]:
     """The run record: every count, exclusion, warning and figure of this run, JSON-ready."""
-    leads = inputs.leads.frame
     return {
         "run": run_name,
         "data_version": inputs.data_version,
-        "inputs": {
-            "leads": {
-                "path": str(settings.resolve(settings.leads.path)),
-                "rows": len(leads),
-                "sha256": inputs.digests["leads"],
-            },
-            "outcomes": {
-                "path": str(settings.resolve(settings.outcomes.path)),
-                "rows": len(inputs.outcomes),
-                "sha256": inputs.digests["outcomes"],
-            },
-        },
+        "inputs": _inputs_record(settings, inputs),
         "labels": labels.to_dict(),
         "split": split.to_dict(),
         "training": {role: t.to_dict() for role, t in trained.items() if t is not None},
-        "features": {
-            role: t.model.encoder.to_dict() for role, t in trained.items() if t is not None
-        },
-        "metrics": {"champion": champion.to_dict(), "challenger": challenger.to_dict()},
-        "comparison": comparison,
+        "features": {role: t.model.encoder.to_dict() for role, t in trained.items()
+                     if t is not None},
+        "metrics": {role: m.to_dict() for role, m in metrics.items()},
+        "comparison": compare(metrics["champion"], metrics["challenger"]),
         "capacity": settings.evaluation.capacity,
+        "assessment": assessment.to_dict(),
+        "decision": decision.to_dict(),
         "warnings": inputs.warnings,
+    }
+
+
+def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:
+    return {
+        "leads": {"path": str(settings.resolve(settings.leads.path)),
+                  "rows": len(inputs.leads.frame), "sha256": inputs.digests["leads"]},
+        "outcomes": {"path": str(settings.resolve(settings.outcomes.path)),
+                     "rows": len(inputs.outcomes), "sha256": inputs.digests["outcomes"]},
     }
 
 

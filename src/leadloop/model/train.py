@@ -14,6 +14,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from leadloop.config import ModelConfig, SplitConfig
@@ -129,12 +130,12 @@ def train_model(
     importance = dict(
         zip(encoder.feature_names_, booster.feature_importance("gain").tolist(), strict=True)
     )
-    model = LeadModel(
-        encoder=encoder,
-        booster=booster,
-        calibrator=calibrator,
-        metadata={"feature_importance_gain": importance},
-    )
+    metadata = {
+        "feature_importance_gain": importance,
+        "validation_auc": float(roc_auc_score(y[cal_idx], margin)),
+        "trained_rows": len(y),
+    }
+    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator, metadata=metadata)
     rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
     return TrainResult(
         model,

@@ -29,8 +29,9 @@ def test_round_trip_csv_and_parquet(tmp_path: Path) -> None:
         ("broken.parquet", b"not parquet at all", "cannot be read"),
     ],
 )
-def test_read_errors_name_the_file(tmp_path: Path, name: str, content: bytes | None,
-                                   message: str) -> None:
+def test_read_errors_name_the_file(
+    tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
     """It raises InputError naming the file for missing, empty, unknown and broken files."""
     path = tmp_path / name
     if content is not None:

@@ -1,0 +1,194 @@
+"""Point-in-time labels: what was known about each lead's outcome at a cutoff.
+
+Rules (design.md section 2): a lead is won or lost by its latest outcome event before the
+cutoff; won and lost at that same latest instant is a conflict (no label); a lead older than the
+maturity window with no event is lost, or excluded when ``unmatured="exclude"``; a younger lead
+with no event is censored (no label). Unusable events are excluded and counted by reason, each
+event under exactly one reason, checked in the order of ``EXCLUSION_REASONS``; all events of a
+conflicting lead count as ``conflict``. Vectorised: a million leads take about a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from leadloop.errors import InputError
+
+EXCLUSION_REASONS = (
+    "missing_lead_id",  # the event names no lead
+    "missing_timestamp",  # no occurred_at
+    "duplicate_event_id",  # an event id seen before (the first is kept)
+    "unknown_lead",  # the lead id is not in the leads table
+    "before_created",  # happened before the lead was created
+    "after_cutoff",  # happened at or after the cutoff: in the future as of the cutoff
+    "conflict",  # the lead has won and lost at the same latest instant
+)
+STATUSES = (
+    "won",
+    "lost",
+    "lost_matured",
+    "censored",
+    "excluded_unmatured",
+    "conflict",
+    "created_after_cutoff",
+)
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    """Labels per lead (input order), with every exclusion counted."""
+
+    labels: pd.DataFrame
+    cutoff: pd.Timestamp
+    maturity_days: int
+    event_exclusions: dict[str, int]
+    lead_counts: dict[str, int]
+    events_used: int
+
+    @property
+    def labeled(self) -> pd.DataFrame:
+        """Rows with a 0/1 label."""
+        return self.labels[self.labels["label"].notna()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "maturity_days": self.maturity_days,
+            "events_used": self.events_used,
+            "event_exclusions": dict(self.event_exclusions),
+            "lead_counts": dict(self.lead_counts),
+            "labeled": int(self.labels["label"].notna().sum()),
+        }
+
+
+def label_leads(
+    leads: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    cutoff: pd.Timestamp,
+    maturity_days: int = 90,
+    unmatured: Literal["lost", "exclude"] = "lost",
+) -> LabelResult:
+    """Label every lead as of ``cutoff`` from its CRM outcome events."""
+    _check_outcomes(outcomes)
+    cutoff = pd.Timestamp(cutoff)
+    created = _created(leads)
+    position, reason = _event_reasons(leads, outcomes, created, cutoff)
+    valid = reason == ""
+    deciding, conflict_leads = _deciding(outcomes, position, valid, n_leads=len(leads))
+    reason[valid & np.isin(position, conflict_leads)] = "conflict"
+    status, label, outcome_at = _statuses(
+        created,
+        deciding,
+        conflict_leads,
+        cutoff=cutoff,
+        maturity_days=maturity_days,
+        unmatured=unmatured,
+    )
+    labels = pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].to_numpy(),
+            "label": label,
+            "status": status,
+            "outcome_at": outcome_at,
+        }
+    )
+    exclusions = {r: int((reason == r).sum()) for r in EXCLUSION_REASONS}
+    counts = {s: int((status == s).sum()) for s in STATUSES}
+    return LabelResult(labels, cutoff, maturity_days, exclusions, counts, int((reason == "").sum()))
+
+
+def _check_outcomes(outcomes: pd.DataFrame) -> None:
+    bad = ~outcomes["outcome"].isin(["won", "lost"])
+    if bad.any():
+        rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
+        raise InputError(
+            "outcome must be 'won' or 'lost' after mapping", column="outcome", rows=rows
+        )
+
+
+def _created(leads: pd.DataFrame) -> np.ndarray:
+    if "created_at" not in leads.columns:
+        return np.full(len(leads), np.datetime64("NaT"), dtype="datetime64[ns]")
+    return leads["created_at"].to_numpy(dtype="datetime64[ns]")
+
+
+def _event_reasons(
+    leads: pd.DataFrame, outcomes: pd.DataFrame, created: np.ndarray, cutoff: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's lead position (-1 if none) and exclusion reason ("" = usable)."""
+    ids = outcomes["lead_id"]
+    position = pd.Index(leads["lead_id"]).get_indexer(ids.fillna("\0missing"))
+    occurred = outcomes["occurred_at"].to_numpy(dtype="datetime64[ns]")
+    event_ids = outcomes["event_id"] if "event_id" in outcomes.columns else None
+    duplicate = (
+        (event_ids.notna() & event_ids.duplicated(keep="first")).to_numpy()
+        if (event_ids is not None)
+        else np.zeros(len(outcomes), dtype=bool)
+    )
+    lead_created = np.where(position >= 0, created[np.maximum(position, 0)], np.datetime64("NaT"))
+    tests = {
+        "missing_lead_id": ids.isna().to_numpy(),
+        "missing_timestamp": np.isnat(occurred),
+        "duplicate_event_id": duplicate,
+        "unknown_lead": position < 0,
+        "before_created": ~np.isnat(lead_created) & (occurred < lead_created),
+        "after_cutoff": occurred >= cutoff.to_datetime64(),
+    }
+    reason = np.full(len(outcomes), "", dtype=object)
+    for name, hit in tests.items():
+        reason[(reason == "") & hit] = name
+    return position, reason
+
+
+def _deciding(
+    outcomes: pd.DataFrame, position: np.ndarray, valid: np.ndarray, *, n_leads: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per lead with usable events: the latest instant and its outcome; and conflicting leads."""
+    events = pd.DataFrame(
+        {
+            "pos": position[valid],
+            "at": outcomes["occurred_at"].to_numpy()[valid],
+            "won": (outcomes["outcome"].to_numpy()[valid] == "won"),
+        }
+    )
+    latest = events.groupby("pos")["at"].transform("max")
+    last = events[events["at"] == latest]
+    per_lead = last.groupby("pos").agg(
+        at=("at", "first"), any_won=("won", "max"), all_won=("won", "min")
+    )
+    conflict = per_lead["any_won"] & ~per_lead["all_won"]
+    return per_lead[~conflict], per_lead.index[conflict].to_numpy()
+
+
+def _statuses(
+    created: np.ndarray,
+    deciding: pd.DataFrame,
+    conflict: np.ndarray,
+    *,
+    cutoff: pd.Timestamp,
+    maturity_days: int,
+    unmatured: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(created)
+    mature_before = (cutoff - pd.Timedelta(days=maturity_days)).to_datetime64()
+    mature = np.isnat(created) | (created <= mature_before)
+    no_event = "lost_matured" if unmatured == "lost" else "excluded_unmatured"
+    status = np.where(mature, no_event, "censored").astype(object)
+    label = np.where(mature & (unmatured == "lost"), 0.0, np.nan)
+    outcome_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    pos = deciding.index.to_numpy()
+    won = deciding["all_won"].to_numpy(dtype=bool)
+    status[pos] = np.where(won, "won", "lost")
+    label[pos] = won.astype(float)
+    outcome_at[pos] = deciding["at"].to_numpy(dtype="datetime64[ns]")
+    status[conflict] = "conflict"
+    label[conflict] = np.nan
+    after = ~np.isnat(created) & (created >= cutoff.to_datetime64())
+    status[after] = "created_after_cutoff"
+    label[after] = np.nan
+    return status, label, outcome_at
