@@ -65,9 +65,14 @@ def assess(
     evidence = Evidence(
         auc=delong_auc_difference(y, champ, chall, confidence=gate.confidence),
         recall=bootstrap_recall_difference(
-            y, champ, chall, capacity=settings.evaluation.capacity,
-            confidence=gate.confidence, resamples=gate.bootstrap_resamples,
-            seed=settings.model.seed),
+            y,
+            champ,
+            chall,
+            capacity=settings.evaluation.capacity,
+            confidence=gate.confidence,
+            resamples=gate.bootstrap_resamples,
+            seed=settings.model.seed,
+        ),
         champion_auc=metrics["champion"].roc_auc,
         challenger_auc=metrics["challenger"].roc_auc,
         challenger_ece=metrics["challenger"].ece,
@@ -95,25 +100,35 @@ def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> Dr
     if profile is None or current.empty:
         return None
     gate = settings.gate
-    thresholds = DriftThresholds(psi_severe=gate.psi_severe, ks_severe=gate.ks_severe,
-                                 js_severe=gate.js_severe)
+    thresholds = DriftThresholds(
+        psi_severe=gate.psi_severe, ks_severe=gate.ks_severe, js_severe=gate.js_severe
+    )
     matrix = champion.encoder.transform(current, source="newest leads")
     return feature_drift(
-        profile, matrix, champion.encoder.features_, thresholds=thresholds,
+        profile,
+        matrix,
+        champion.encoder.features_,
+        thresholds=thresholds,
         reference_scores=champion.metadata.get("score_profile"),
         current_scores=champion.predict_matrix(matrix),
     )
 
 
-def _label_quality(settings: Settings, train_rows: pd.DataFrame,
-                   history_label: np.ndarray | None) -> LabelQuality:
+def _label_quality(
+    settings: Settings, train_rows: pd.DataFrame, history_label: np.ndarray | None
+) -> LabelQuality:
     gate = settings.gate
     thresholds = LabelQualityThresholds(
-        max_suspicious_share=gate.max_suspicious_share, min_signal_auc=gate.min_signal_auc,
+        max_suspicious_share=gate.max_suspicious_share,
+        min_signal_auc=gate.min_signal_auc,
         max_champion_auc_drop=gate.max_champion_auc_drop,
-        min_history_agreement=gate.min_history_agreement)
+        min_history_agreement=gate.min_history_agreement,
+    )
     return assess_labels(
-        train_rows.drop(columns=["label"]), train_rows["label"].to_numpy(),
-        model_config=settings.model, thresholds=thresholds, history_label=history_label,
+        train_rows.drop(columns=["label"]),
+        train_rows["label"].to_numpy(),
+        model_config=settings.model,
+        thresholds=thresholds,
+        history_label=history_label,
         exclude=tuple(settings.leads.exclude_columns),
     )

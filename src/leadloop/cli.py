@@ -30,6 +30,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
+EXIT_BLOCKED = 3
 
 ConfigOption = Annotated[
     Path | None,
@@ -50,7 +51,7 @@ def _setup(
 ) -> None:
     """Lead scoring that learns from CRM outcomes and promotes a challenger only on evidence."""
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.DEBUG if verbose else logging.WARNING,
         handlers=[RichHandler(console=err_console, show_path=False)],
         force=True,
     )
@@ -63,7 +64,11 @@ def run(
     config: ConfigOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Run the whole loop: label, split, train champion and challenger, evaluate, track."""
+    """Run the whole loop: label, split, train, evaluate, check, decide, track.
+
+    Exit status: 0 promoted or kept the champion; 3 the gate blocked (a person must review);
+    2 bad input or configuration; 1 internal error.
+    """
     settings = _guard(lambda: _settings(config))
     generated = _guard(lambda: pipeline.ensure_data(settings))
     for path in generated:
@@ -73,6 +78,9 @@ def run(
     for warning in result.record["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
     _render_result(result)
+    _render_decision(result)
+    if result.decision.verdict == "block":
+        raise typer.Exit(EXIT_BLOCKED)
 
 
 @app.command()
@@ -145,6 +153,17 @@ def validate(config: ConfigOption = None) -> None:
     console.print(table)
 
 
+def _render_decision(result: pipeline.LoopResult) -> None:
+    decision = result.decision
+    colour = {"promote": "green", "keep": "cyan", "block": "red"}[decision.verdict]
+    console.print(
+        f"decision: [bold {colour}]{decision.verdict.upper()}[/bold {colour}] "
+        f"(champion is now v{result.champion_version})"
+    )
+    for reason in decision.reasons:
+        console.print(f"  - {reason}", highlight=False)
+
+
 def _render_result(result: pipeline.LoopResult) -> None:
     champion = result.champion_version
     title = f"Champion v{champion} vs challenger v{result.challenger_version} on the shared holdout"
@@ -156,9 +175,9 @@ def _render_result(result: pipeline.LoopResult) -> None:
     for name in METRIC_NAMES:
         row = result.comparison[name]
         colour = "green" if row["challenger_better"] else "default"
-        arrow = "higher is better" if HIGHER_IS_BETTER[name] else "lower is better"
+        arrow = "↑" if HIGHER_IS_BETTER[name] else "↓"
         table.add_row(
-            f"{name} [dim]({arrow})[/dim]",
+            f"{name} [dim]{arrow}[/dim]",
             f"{row['champion']:.4f}",
             f"{row['challenger']:.4f}",
             f"[{colour}]{row['difference']:+.4f}[/{colour}]",
@@ -209,6 +228,17 @@ def _guard(action: Callable[[], T]) -> T:
     except LeadloopError as err:
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from err
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        logging.getLogger("leadloop").debug("internal error", exc_info=True)
+        err_console.print(
+            f"[red]internal error:[/red] {type(err).__name__}: {err} (run with "
+            "--verbose for the traceback; please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from err
 
 
 if __name__ == "__main__":

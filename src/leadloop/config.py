@@ -103,7 +103,7 @@ class EvaluationConfig(_Section):
     @field_validator("grade_cutoffs")
     @classmethod
     def _descending(cls, value: list[float]) -> list[float]:
-        if len(value) != 3 or sorted(value, reverse=True) != value or not 0 < value[-1]:
+        if len(value) != 3 or sorted(value, reverse=True) != value or not value[-1] > 0:
             raise ValueError("give three probabilities, highest first, for grades A, B and C")
         return value
 

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.assess import Assessment, assess
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.labels import LabelResult, label_leads
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.synthetic import SyntheticSpec, generate
+from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
-from leadloop.assess import Assessment, assess
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
 from leadloop.gate import Decision, decide
 from leadloop.model.train import LeadModel, TrainResult, train_model
@@ -138,8 +139,12 @@ def run_loop(
     labels = label_inputs(settings, inputs, cutoff)
     labeled = _labeled_table(inputs.leads.frame, labels)
     step("split")
-    split = split_holdout(labeled, fraction=settings.split.holdout_fraction,
-                          min_rows=settings.split.min_holdout_rows, seed=settings.model.seed)
+    split = split_holdout(
+        labeled,
+        fraction=settings.split.holdout_fraction,
+        min_rows=settings.split.min_holdout_rows,
+        seed=settings.model.seed,
+    )
     train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
     step("champion")
     champion = _champion(settings, tracker, inputs, labeled, split)
@@ -147,29 +152,63 @@ def run_loop(
     challenger = _train(settings, train_rows, train_rows["label"].to_numpy())
     step("evaluate")
     scores = _holdout_scores(holdout, champion.model, challenger.model)
-    metrics = {role: _evaluate(settings, scores[role].to_numpy(), scores["label"].to_numpy())
-               for role in ("champion", "challenger")}
+    metrics = {
+        role: _evaluate(settings, scores[role].to_numpy(), scores["label"].to_numpy())
+        for role in ("champion", "challenger")
+    }
     step("checks")
-    assessment = assess(settings, champion=champion.model, scores=scores, metrics=metrics,
-                        train_rows=train_rows, history_label=_history(inputs, train_rows),
-                        current=_newest(inputs.leads.frame, split, holdout), labeled=labeled)
+    assessment = assess(
+        settings,
+        champion=champion.model,
+        scores=scores,
+        metrics=metrics,
+        train_rows=train_rows,
+        history_label=_history(inputs, train_rows),
+        current=_newest(inputs.leads.frame, split, holdout),
+        labeled=labeled,
+    )
     decision = decide(assessment.evidence, settings.gate)
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     trained = {"champion": champion.trained, "challenger": challenger}
-    record = _record(settings, inputs=inputs, labels=labels, split=split, run_name=run_name,
-                     metrics=metrics, trained=trained, assessment=assessment, decision=decision)
-    versions = _publish(settings, tracker, record=record, inputs=inputs, labeled=labeled,
-                        scores=scores, trained=trained)
+    record = _record(
+        settings,
+        inputs=inputs,
+        labels=labels,
+        split=split,
+        run_name=run_name,
+        metrics=metrics,
+        trained=trained,
+        assessment=assessment,
+        decision=decision,
+    )
+    versions = _publish(
+        settings,
+        tracker,
+        record=record,
+        inputs=inputs,
+        labeled=labeled,
+        scores=scores,
+        trained=trained,
+    )
     champion_version = versions.get("champion", champion.version) or ""
     record["versions"] = {"champion": champion_version, **versions}
-    return LoopResult(run_name, settings.resolve(settings.reports_dir) / run_name,
-                      record["comparison"], scores, champion_version, versions["challenger"],
-                      champion.trained is not None, record, decision)
+    return LoopResult(
+        run_name,
+        settings.resolve(settings.reports_dir) / run_name,
+        record["comparison"],
+        scores,
+        champion_version,
+        versions["challenger"],
+        champion.trained is not None,
+        record,
+        decision,
+    )
 
 
-def _champion(settings: Settings, tracker: Tracker, inputs: Inputs, labeled: pd.DataFrame,
-              split: Split) -> Champion:
+def _champion(
+    settings: Settings, tracker: Tracker, inputs: Inputs, labeled: pd.DataFrame, split: Split
+) -> Champion:
     version = tracker.alias_version("champion")
     if version is not None:
         return Champion(tracker.load("champion").model, version, None)
@@ -177,15 +216,18 @@ def _champion(settings: Settings, tracker: Tracker, inputs: Inputs, labeled: pd.
     return Champion(first.model, None, first)
 
 
-def _holdout_scores(holdout: pd.DataFrame, champion: LeadModel,
-                    challenger: LeadModel) -> pd.DataFrame:
+def _holdout_scores(
+    holdout: pd.DataFrame, champion: LeadModel, challenger: LeadModel
+) -> pd.DataFrame:
     """Both models' probabilities on the very same holdout rows."""
-    return pd.DataFrame({
-        "lead_id": holdout["lead_id"].to_numpy(),
-        "label": holdout["label"].to_numpy(),
-        "champion": champion.predict_proba(holdout, source="holdout"),
-        "challenger": challenger.predict_proba(holdout, source="holdout"),
-    })
+    return pd.DataFrame(
+        {
+            "lead_id": holdout["lead_id"].to_numpy(),
+            "label": holdout["label"].to_numpy(),
+            "champion": champion.predict_proba(holdout, source="holdout"),
+            "challenger": challenger.predict_proba(holdout, source="holdout"),
+        }
+    )
 
 
 def _newest(leads: pd.DataFrame, split: Split, holdout: pd.DataFrame) -> pd.DataFrame:
@@ -224,14 +266,21 @@ def _labeled_table(leads: pd.DataFrame, labels: LabelResult) -> pd.DataFrame:
 
 
 def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
-    return train_model(
-        frame.drop(columns=["label"], errors="ignore"),
+    """Train, then keep a profile of the training data with the model (the drift reference)."""
+    features = frame.drop(columns=["label"], errors="ignore")
+    result = train_model(
+        features,
         y,
         config=settings.model,
         split=settings.split,
         exclude=tuple(settings.leads.exclude_columns),
         feature_types=dict(settings.leads.feature_types) or None,
     )
+    model = result.model
+    matrix = model.encoder.transform(features, source="training data")
+    model.metadata["profile"] = build_profile(matrix, model.encoder.features_)
+    model.metadata["score_profile"] = score_profile(model.predict_matrix(matrix))
+    return result
 
 
 def _train_first_champion(
@@ -292,8 +341,9 @@ def _record(
         "labels": labels.to_dict(),
         "split": split.to_dict(),
         "training": {role: t.to_dict() for role, t in trained.items() if t is not None},
-        "features": {role: t.model.encoder.to_dict() for role, t in trained.items()
-                     if t is not None},
+        "features": {
+            role: t.model.encoder.to_dict() for role, t in trained.items() if t is not None
+        },
         "metrics": {role: m.to_dict() for role, m in metrics.items()},
         "comparison": compare(metrics["champion"], metrics["challenger"]),
         "capacity": settings.evaluation.capacity,
@@ -305,10 +355,16 @@ def _record(
 
 def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:
     return {
-        "leads": {"path": str(settings.resolve(settings.leads.path)),
-                  "rows": len(inputs.leads.frame), "sha256": inputs.digests["leads"]},
-        "outcomes": {"path": str(settings.resolve(settings.outcomes.path)),
-                     "rows": len(inputs.outcomes), "sha256": inputs.digests["outcomes"]},
+        "leads": {
+            "path": str(settings.resolve(settings.leads.path)),
+            "rows": len(inputs.leads.frame),
+            "sha256": inputs.digests["leads"],
+        },
+        "outcomes": {
+            "path": str(settings.resolve(settings.outcomes.path)),
+            "rows": len(inputs.outcomes),
+            "sha256": inputs.digests["outcomes"],
+        },
     }
 
 
@@ -322,7 +378,7 @@ def _publish(
     scores: pd.DataFrame,
     trained: dict[str, TrainResult | None],
 ) -> dict[str, str]:
-    """Stage the reports, log everything to MLflow, then move the reports into place."""
+    """Stage reports, log to MLflow, move reports into place, and only then move ``champion``."""
     final = settings.resolve(settings.reports_dir) / record["run"]
     staged = io.staging_dir(final)
     try:
@@ -332,6 +388,7 @@ def _publish(
         tags = {
             "data_version": inputs.data_version,
             "leadloop_run": record["run"],
+            "decision": record["decision"]["verdict"],
             **({"git_commit": commit} if commit else {}),
         }
         sample = labeled.drop(columns=["lead_id", "label"]).head(5)
@@ -351,7 +408,16 @@ def _publish(
     except BaseException:
         io.discard_dir(staged)
         raise
-    return published.versions
+    versions = dict(published.versions)
+    if record["decision"]["verdict"] == "promote":
+        tracker.move_champion(
+            versions["challenger"],
+            decided_by="policy",
+            reason=" ".join(record["decision"]["reasons"]),
+            run=record["run"],
+        )
+        versions["champion"] = versions["challenger"]
+    return versions
 
 
 def _write_reports(record: dict[str, Any], directory: Path) -> None:
@@ -367,6 +433,7 @@ def _write_reports(record: dict[str, Any], directory: Path) -> None:
     )
     rows = [{"metric": name, **record["comparison"][name]} for name in METRIC_NAMES]
     io.write_table(pd.DataFrame(rows), directory / "metrics.csv")
+    io.write_json(record["decision"], directory / "decision.json")
     io.write_json(record, directory / "run.json")
 
 

@@ -7,11 +7,13 @@ a run, so a run that fails earlier leaves the store and the registry as they wer
 
 from __future__ import annotations
 
+import io as io_module
 import logging
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,15 +217,16 @@ class Tracker:
             )
             io.write_texts(item.result.model.to_artifacts(), Path(tmp))
             proba = pd.DataFrame({"probability": item.result.model.predict_proba(item.sample)})
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_CODE),
-                artifacts={name: str(Path(tmp) / name) for name in (MODEL_FILE, ENCODING_FILE)},
-                code_paths=[str(Path(leadloop.__file__).parent)],
-                signature=infer_signature(_signature_frame(item.sample), proba),
-                pip_requirements=PIP_REQUIREMENTS,
-                registered_model_name=self.name,
-            )
+            with _quiet():
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(PYFUNC_CODE),
+                    artifacts={name: str(Path(tmp) / name) for name in (MODEL_FILE, ENCODING_FILE)},
+                    code_paths=[str(Path(leadloop.__file__).parent)],
+                    signature=infer_signature(_signature_frame(item.sample), proba),
+                    pip_requirements=PIP_REQUIREMENTS,
+                    registered_model_name=self.name,
+                )
         version = str(info.registered_model_version)
         client = self._client()
         for key in ("data_version", "git_commit", "leadloop_run"):
@@ -275,6 +278,17 @@ def _signature_frame(sample: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[column].dtype, pd.StringDtype):
             out[column] = out[column].astype(object)
     return out
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep MLflow's own console chatter (warnings, "registered model" lines) out of the CLI."""
+    chatter = io_module.StringIO()
+    with warnings.catch_warnings(), redirect_stderr(chatter), redirect_stdout(chatter):
+        warnings.simplefilter("ignore")
+        yield
+    if chatter.getvalue().strip():
+        log.debug("mlflow: %s", chatter.getvalue().strip())
 
 
 @contextmanager

@@ -1,0 +1,280 @@
+"""Can the new CRM labels be trusted? Checks that catch noisy, misjoined or meaningless labels.
+
+- Suspicious share, confident-learning style: out-of-fold LightGBM probabilities; per class j a
+  threshold t_j = mean predicted probability of class j among rows labelled j; a row labelled i
+  is suspicious when its probability of the other class reaches that class's threshold and
+  exceeds its probability of i. The share of suspicious rows estimates the share of wrong labels.
+- No signal: out-of-fold AUC, the best single feature's AUC (and the champion's, where given)
+  all near 0.5: the labels are unrelated to anything known about the leads.
+- Champion ranking drop: the champion's AUC on these labels vs the AUC it had at validation.
+- History agreement: CRM outcome vs a historical label for the same leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from leadloop.config import ModelConfig
+from leadloop.features import FeatureEncoder
+
+MAX_ROWS = 200_000
+MIN_OVERLAP = 30
+
+
+@dataclass(frozen=True)
+class LabelQualityThresholds:
+    """When label quality blocks a promotion."""
+
+    max_suspicious_share: float = 0.15
+    min_signal_auc: float = 0.55
+    max_champion_auc_drop: float = 0.10
+    min_history_agreement: float = 0.85
+
+
+@dataclass(frozen=True)
+class LabelCheck:
+    """One label-quality check with its figure and a plain sentence."""
+
+    name: str
+    value: float | None
+    threshold: float
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LabelQuality:
+    """All checks, the figures behind them, and the most suspicious records."""
+
+    checks: list[LabelCheck]
+    suspicious_share: float
+    oof_auc: float
+    best_feature_auc: float
+    best_feature: str
+    no_signal: bool
+    rows_assessed: int
+    suspicious: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def failures(self) -> list[LabelCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        records = self.suspicious.astype(object).where(self.suspicious.notna(), None)
+        return {
+            "checks": [c.to_dict() for c in self.checks],
+            "suspicious_share": self.suspicious_share,
+            "oof_auc": self.oof_auc,
+            "best_feature_auc": self.best_feature_auc,
+            "best_feature": self.best_feature,
+            "no_signal": self.no_signal,
+            "rows_assessed": self.rows_assessed,
+            "suspicious": records.to_dict(orient="records"),
+        }
+
+
+def assess_labels(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    model_config: ModelConfig,
+    thresholds: LabelQualityThresholds | None = None,
+    champion_proba: np.ndarray | None = None,
+    champion_reference_auc: float | None = None,
+    history_label: np.ndarray | None = None,
+    folds: int = 5,
+    exclude: tuple[str, ...] = (),
+) -> LabelQuality:
+    """Run every label-quality check on ``frame`` with CRM labels ``y``."""
+    limits = thresholds or LabelQualityThresholds()
+    y = np.asarray(y, dtype=np.float64)
+    rows = _sample(len(y), seed=model_config.seed)
+    encoder = FeatureEncoder(exclude=exclude).fit(frame.iloc[rows])
+    matrix = encoder.transform(frame.iloc[rows], source="training data")
+    oof = _out_of_fold(matrix, y[rows], encoder, config=model_config, folds=folds)
+    oof_auc = float(roc_auc_score(y[rows], oof))
+    feature, feature_auc = _best_feature(
+        matrix, y[rows], encoder.feature_names_, encoder.categorical_indices_
+    )
+    flags, margin = _suspicious(y[rows], oof)
+    share = float(flags.mean())
+    champ_auc = _auc(y, champion_proba) if champion_proba is not None else None
+    signals = [oof_auc, feature_auc] + ([champ_auc] if champ_auc is not None else [])
+    no_signal = max(signals) < limits.min_signal_auc
+    checks = [
+        _no_signal_check(no_signal, max(signals), limits),
+        _suspicious_check(share, limits, sampled=len(rows) < len(y)),
+        _champion_check(champ_auc, champion_reference_auc, limits),
+        _history_check(y, history_label, limits),
+    ]
+    top = np.argsort(-margin)[:20]
+    top = top[flags[top]]
+    ids = frame["lead_id"].to_numpy()[rows] if "lead_id" in frame.columns else rows
+    suspicious = pd.DataFrame(
+        {
+            "lead_id": ids[top],
+            "label": y[rows][top],
+            "oof_probability": oof[top],
+            "margin": margin[top],
+        }
+    )
+    return LabelQuality(
+        checks, share, oof_auc, feature_auc, feature, no_signal, len(rows), suspicious
+    )
+
+
+def _sample(n: int, *, seed: int) -> np.ndarray:
+    if n <= MAX_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
+
+
+def _out_of_fold(
+    matrix: np.ndarray, y: np.ndarray, encoder: FeatureEncoder, *, config: ModelConfig, folds: int
+) -> np.ndarray:
+    """Each row's probability from a model that never saw it (fixed rounds: no peeking)."""
+    params = {
+        "objective": "binary",
+        "learning_rate": 0.1,
+        "num_leaves": 15,
+        "min_data_in_leaf": max(20, config.min_data_in_leaf),
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+        "num_threads": config.num_threads,
+    }
+    oof = np.empty(len(y))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+    for fit, held in splitter.split(matrix, y):
+        data = lgb.Dataset(
+            matrix[fit],
+            label=y[fit],
+            feature_name=encoder.feature_names_,
+            categorical_feature=encoder.categorical_indices_,
+        )
+        booster = lgb.train(params, data, num_boost_round=100)
+        oof[held] = booster.predict(matrix[held])
+    return oof
+
+
+def _best_feature(
+    matrix: np.ndarray, y: np.ndarray, names: list[str], categorical: list[int]
+) -> tuple[str, float]:
+    """The single feature that best ranks the labels on its own (direction-free AUC).
+
+    Each feature is cut into at most 20 groups (its categories, or quantile bins of a number;
+    missing is a group) and scored by the won rate of its group: too few groups to overfit.
+    """
+    best, best_auc = "", 0.5
+    for j, name in enumerate(names):
+        groups = _groups(matrix[:, j], is_categorical=j in categorical)
+        rate = pd.Series(y).groupby(groups).transform("mean").to_numpy()
+        auc = float(roc_auc_score(y, rate)) if len(np.unique(rate)) > 1 else 0.5
+        if max(auc, 1 - auc) > best_auc:
+            best, best_auc = name, max(auc, 1 - auc)
+    return best, best_auc
+
+
+def _groups(column: np.ndarray, *, is_categorical: bool) -> np.ndarray:
+    missing = np.isnan(column)
+    if is_categorical or missing.all():
+        return np.where(missing, -1, column)
+    edges = np.unique(np.quantile(column[~missing], np.linspace(0, 1, 21)[1:-1]))
+    return np.where(missing, -1, np.searchsorted(edges, column, side="right"))
+
+
+def _suspicious(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Confident-learning flags and how strongly each row's label is contradicted."""
+    p_won = proba
+    t_won = p_won[y == 1].mean()
+    t_lost = (1 - p_won[y == 0]).mean()
+    lost_but_won = (y == 0) & (p_won >= t_won) & (p_won > 1 - p_won)
+    won_but_lost = (y == 1) & (1 - p_won >= t_lost) & (1 - p_won > p_won)
+    margin = np.where(y == 1, (1 - p_won) - t_lost, p_won - t_won)
+    return lost_but_won | won_but_lost, margin
+
+
+def _auc(y: np.ndarray, proba: np.ndarray) -> float | None:
+    if len(np.unique(y)) < 2:
+        return None
+    return float(roc_auc_score(y, proba))
+
+
+def _no_signal_check(no_signal: bool, best: float, limits: LabelQualityThresholds) -> LabelCheck:
+    detail = (
+        f"The CRM labels carry no signal: every model and every feature ranks them at "
+        f"chance (best AUC {best:.2f}, below {limits.min_signal_auc:.2f}); check how "
+        "outcomes are exported and joined."
+        if no_signal
+        else f"The CRM labels carry signal (best AUC {best:.2f})."
+    )
+    return LabelCheck("no_signal", best, limits.min_signal_auc, not no_signal, detail)
+
+
+def _suspicious_check(share: float, limits: LabelQualityThresholds, *, sampled: bool) -> LabelCheck:
+    ok = share <= limits.max_suspicious_share
+    note = f" (on a sample of {MAX_ROWS:,} rows)" if sampled else ""
+    detail = (
+        f"About {share:.0%} of the CRM labels look wrong{note}, within the limit of "
+        f"{limits.max_suspicious_share:.0%}."
+        if ok
+        else f"About {share:.0%} of the CRM labels look wrong{note} (out-of-fold models "
+        f"confidently disagree), above the limit of {limits.max_suspicious_share:.0%}."
+    )
+    return LabelCheck("suspicious_share", share, limits.max_suspicious_share, ok, detail)
+
+
+def _champion_check(
+    auc: float | None, reference: float | None, limits: LabelQualityThresholds
+) -> LabelCheck:
+    if auc is None or reference is None:
+        return LabelCheck(
+            "champion_auc_drop",
+            None,
+            limits.max_champion_auc_drop,
+            True,
+            "The champion's ranking on these labels was not compared here.",
+        )
+    drop = reference - auc
+    ok = drop <= limits.max_champion_auc_drop
+    detail = (
+        f"The champion ranks the new labels at AUC {auc:.3f} vs {reference:.3f} at "
+        f"validation (drop {drop:+.3f}, limit {limits.max_champion_auc_drop:.2f})."
+    )
+    return LabelCheck("champion_auc_drop", drop, limits.max_champion_auc_drop, ok, detail)
+
+
+def _history_check(
+    y: np.ndarray, history: np.ndarray | None, limits: LabelQualityThresholds
+) -> LabelCheck:
+    both = None if history is None else ~np.isnan(np.asarray(history, dtype=np.float64))
+    if history is None or both is None or both.sum() < MIN_OVERLAP:
+        return LabelCheck(
+            "history_agreement",
+            None,
+            limits.min_history_agreement,
+            True,
+            "No historical label to compare the CRM outcomes with.",
+        )
+    agreement = float((np.asarray(history)[both] == y[both]).mean())
+    ok = agreement >= limits.min_history_agreement
+    detail = (
+        f"CRM outcomes agree with the historical label on {agreement:.0%} of "
+        f"{int(both.sum()):,} leads (at least {limits.min_history_agreement:.0%} "
+        "expected)."
+    )
+    return LabelCheck("history_agreement", agreement, limits.min_history_agreement, ok, detail)
