@@ -10,8 +10,8 @@ Method:
 - PSI = sum (c - r) * ln(c / r) over bins, with shares from counts smoothed by +0.5 per bin: a bin
   empty on both sides contributes about nothing, so the floor can never dominate the sum.
 - Numeric KS statistic: max |F_ref - F_cur| evaluated at the 101 stored reference quantiles,
-  with F_ref stored exactly there (so ties and discrete values are handled; an approximation
-  within about 0.01 of the exact statistic for continuous features), p-value from the asymptotic Kolmogorov
+  with F_ref stored exactly there (so ties and discrete values are handled; within about 0.01
+  of the exact statistic for continuous features), p-value from the asymptotic Kolmogorov
   distribution with effective size n*m/(n+m). Categorical: Jensen-Shannon distance (base 2)
   and a chi-square p-value against the smoothed reference shares.
 - Size-aware rule: on large samples every p-value is tiny, so severity is decided by effect
@@ -21,6 +21,7 @@ Method:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -181,7 +182,7 @@ def score_shift(
     cutoffs: Sequence[float] = (0.4, 0.2, 0.1),
     grades: Sequence[str] = ("A", "B", "C", "D"),
 ) -> ScoreShift:
-    """Grade migration matrix: grade A if p >= cutoffs[0], B if >= cutoffs[1], C if >= [2], else D."""
+    """Grade migration matrix; grade A if p >= cutoffs[0], B if >= cutoffs[1], and so on."""
     a, b = grade_index(champion, cutoffs), grade_index(challenger, cutoffs)
     k = len(grades)
     matrix = np.zeros((k, k), dtype=int)
@@ -336,7 +337,7 @@ def _bin_labels(edges: list[float]) -> list[str]:
     shown = [f"{e:.3g}" for e in edges]
     return (
         [f"< {shown[0]}"]
-        + [f"{a} to {b}" for a, b in zip(shown, shown[1:], strict=False)]
+        + [f"{a} to {b}" for a, b in itertools.pairwise(shown)]
         + [f">= {shown[-1]}"]
     )
 

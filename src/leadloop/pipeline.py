@@ -64,10 +64,14 @@ class LoopResult:
 
 
 def ensure_data(settings: Settings) -> list[Path]:
-    """Generate the bundled synthetic data set when the configured inputs do not exist yet."""
+    """Generate the bundled synthetic data set on first use: only for the default paths, never
+    in place of files a user named."""
     leads_path = settings.resolve(settings.leads.path)
     outcomes_path = settings.resolve(settings.outcomes.path)
-    if leads_path.exists() or outcomes_path.exists() or not settings.synthetic.enabled:
+    chosen = "path" in settings.leads.model_fields_set or (
+        "path" in settings.outcomes.model_fields_set
+    )
+    if chosen or leads_path.exists() or outcomes_path.exists() or not settings.synthetic.enabled:
         return []
     spec = SyntheticSpec(
         n_leads=settings.synthetic.n_leads,

@@ -21,8 +21,9 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
 
 import leadloop
 from leadloop.config import Settings
@@ -141,9 +142,12 @@ class Tracker:
             ) as parent:
                 mlflow.log_params(dict(params))
                 mlflow.log_metrics(dict(metrics))
-                versions = {m.role: self._log_model(m, tags) for m in models}
+                versions = {m.role: self._log_model(m, tags, experiment_id) for m in models}
                 with mlflow.start_run(
-                    run_name="evaluate", nested=True, tags={**tags, "pipeline_stage": "evaluate"}
+                    experiment_id=experiment_id,
+                    run_name="evaluate",
+                    nested=True,
+                    tags={**tags, "pipeline_stage": "evaluate"},
                 ):
                     mlflow.log_metrics(dict(evaluation))
                     mlflow.log_artifacts(str(report_dir), artifact_path="report")
@@ -197,9 +201,10 @@ class Tracker:
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
 
-    def _log_model(self, item: ModelToLog, tags: Mapping[str, str]) -> str:
+    def _log_model(self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str) -> str:
         with (
             mlflow.start_run(
+                experiment_id=experiment_id,
                 run_name=f"train_{item.role}",
                 nested=True,
                 tags={**tags, "pipeline_stage": f"train_{item.role}"},
@@ -223,7 +228,7 @@ class Tracker:
                     python_model=str(PYFUNC_CODE),
                     artifacts={name: str(Path(tmp) / name) for name in (MODEL_FILE, ENCODING_FILE)},
                     code_paths=[str(Path(leadloop.__file__).parent)],
-                    signature=infer_signature(_signature_frame(item.sample), proba),
+                    signature=_signature(item.sample, proba),
                     pip_requirements=PIP_REQUIREMENTS,
                     registered_model_name=self.name,
                 )
@@ -271,13 +276,15 @@ def git_commit(path: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _signature_frame(sample: pd.DataFrame) -> pd.DataFrame:
-    """Plain dtypes MLflow's schema inference understands (pandas string dtypes -> object)."""
-    out = sample.copy()
-    for column in out.columns:
-        if isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = out[column].astype(object)
-    return out
+def _signature(sample: pd.DataFrame, proba: pd.DataFrame) -> ModelSignature:
+    """Input columns typed from a sample, every one optional: leads may miss any value."""
+    plain = sample.copy()
+    for column in plain.columns:
+        if isinstance(plain[column].dtype, pd.StringDtype):
+            plain[column] = plain[column].astype(object)
+    inferred = infer_signature(plain, proba)
+    columns = [ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs]
+    return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ half-written output behind.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -43,10 +44,17 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as err:
         raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(path)) from err
-    if frame.columns.duplicated().any():
-        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+    names = _csv_header(path) if suffix == ".csv" else [str(c) for c in frame.columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
         raise InputError(f"duplicate column names {dupes}", path=str(path))
     return frame
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row as written (pandas renames repeated names to 'a.1')."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return [name.strip() for name in next(csv.reader(handle), [])]
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
