@@ -134,6 +134,33 @@ def generate(
 
 
 @app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the registry).")],
+    by: Annotated[str, typer.Option("--by", help="Who decided.")] = "human",
+    config: ConfigOption = None,
+) -> None:
+    """Human override: make VERSION the champion, recording who and why."""
+    settings = _guard(lambda: _settings(config))
+    if not reason.strip():
+        err_console.print("--reason must say why the champion is being replaced")
+        raise typer.Exit(2)
+    previous = _guard(lambda: pipeline.promote(settings, version, reason=reason, by=by))
+    console.print(f"champion: v{previous or '-'} -> v{version} ({by}: {reason})")
+
+
+@app.command()
+def rollback(
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "rollback",
+    config: ConfigOption = None,
+) -> None:
+    """Point the champion back at the version it replaced."""
+    settings = _guard(lambda: _settings(config))
+    current, previous = _guard(lambda: pipeline.rollback(settings, reason=reason))
+    console.print(f"champion: v{current} -> v{previous} (rolled back: {reason})")
+
+
+@app.command()
 def validate(config: ConfigOption = None) -> None:
     """Read and check the inputs and print how the leads are labelled, without training."""
     settings = _guard(lambda: _settings(config))

@@ -42,9 +42,9 @@ class ConfigError(LeadloopError):
 
 
 class RegistryError(LeadloopError):
-    """The model registry is not in the state an operation needs."""
+    """The model registry is not in the state an operation needs (no such version, no champion)."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 def _locate(message: str, *, path: str | None, column: str | None, rows: list[object]) -> str:

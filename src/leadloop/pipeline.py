@@ -249,6 +249,16 @@ def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
     return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
 
 
+def promote(settings: Settings, version: str, *, reason: str, by: str) -> str | None:
+    """A person's override: make ``version`` the champion; returns the previous champion."""
+    return Tracker(settings).move_champion(version, decided_by=by, reason=reason)
+
+
+def rollback(settings: Settings, *, reason: str) -> tuple[str, str]:
+    """Point ``champion`` back at the version it replaced; returns (from, to)."""
+    return Tracker(settings).rollback(reason=reason)
+
+
 def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> LabelResult:
     """Point-in-time labels for the inputs as of ``cutoff`` with the configured rules."""
     return label_leads(

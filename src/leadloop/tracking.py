@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, Schema, TensorSpec
 
 import leadloop
 from leadloop.config import Settings
@@ -283,7 +283,9 @@ def _signature(sample: pd.DataFrame, proba: pd.DataFrame) -> ModelSignature:
         if isinstance(plain[column].dtype, pd.StringDtype):
             plain[column] = plain[column].astype(object)
     inferred = infer_signature(plain, proba)
-    columns = [ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs]
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs
+    ]
     return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
 
 

@@ -166,3 +166,25 @@ def test_config_typo_exit_2(tmp_path: Path) -> None:
     done = run_cli("run", cwd=tmp_path)
     assert done.returncode == 2
     assert "unknown key 'lables'" in done.stderr
+
+
+def test_promote_and_rollback_through_the_cli(two_runs: tuple[Path, list[str]]) -> None:
+    """It lets a person promote a version with a recorded reason, and roll back to the previous.
+
+    Runs last in this module: it moves the champion of the shared store.
+    """
+    root, _ = two_runs
+    client = _client(root)
+    before = str(client.get_model_version_by_alias("lead-scorer", "champion").version)
+    target = "2" if before != "2" else "3"
+    done = run_cli("promote", target, "--reason", "reviewed the report", cwd=root)
+    assert done.returncode == 0, done.stderr
+    moved = client.get_model_version_by_alias("lead-scorer", "champion")
+    assert str(moved.version) == target
+    assert moved.tags["promotion_reason"] == "reviewed the report"
+    assert moved.tags["previous_champion"] == before
+    assert run_cli("promote", target, "--reason", "again", cwd=root).returncode == 2
+    assert run_cli("rollback", cwd=root).returncode == 0
+    assert str(client.get_model_version_by_alias("lead-scorer", "champion").version) == before
+    missing = run_cli("promote", "99", "--reason", "x", cwd=root)
+    assert missing.returncode == 2 and "no version 99" in missing.stderr

@@ -161,7 +161,7 @@ def _logit(
     demo = leads["demo_requested"].to_numpy(dtype=float)
     webinar = leads["webinar_attended"].to_numpy(dtype=float)
     referral = (leads["lead_source"] == "referral").to_numpy(dtype=float)
-    return (
+    logit: np.ndarray = (
         src
         + ind
         + lvl
@@ -175,6 +175,7 @@ def _logit(
         + 1.0 * np.exp(-touch / 14.0)
         - 0.4 * (touch > 60)
     )
+    return logit
 
 
 def _created_at(
