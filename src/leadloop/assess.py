@@ -76,6 +76,7 @@ def assess(
         champion_auc=metrics["champion"].roc_auc,
         challenger_auc=metrics["challenger"].roc_auc,
         challenger_ece=metrics["challenger"].ece,
+        champion_ece=metrics["champion"].ece,
         holdout_positives=metrics["challenger"].positives,
         holdout_rows=metrics["challenger"].n,
         champion_reference_auc=champion.metadata.get(REFERENCE_AUC),

@@ -45,6 +45,7 @@ class Evidence:
     champion_auc: float
     challenger_auc: float
     challenger_ece: float
+    champion_ece: float
     holdout_positives: int
     holdout_rows: int
     champion_reference_auc: float | None = None
@@ -184,12 +185,14 @@ def _recall(ev: Evidence, policy: GateConfig) -> Check:
 
 
 def _calibration(ev: Evidence, policy: GateConfig) -> Check:
-    ok = ev.challenger_ece <= policy.max_ece
+    """Within the absolute limit, or no worse than the champion by more than the tolerance."""
+    bound = max(policy.max_ece, ev.champion_ece + policy.ece_tolerance)
+    ok = ev.challenger_ece <= bound
     detail = (
-        f"The challenger's probabilities are calibrated (ECE {ev.challenger_ece:.3f}, "
-        f"limit {policy.max_ece:.3f})."
+        f"The challenger's probabilities are calibrated (ECE {ev.challenger_ece:.3f}; champion "
+        f"{ev.champion_ece:.3f}; limit {bound:.3f})."
         if ok
         else f"The challenger's probabilities are off: expected calibration error "
-        f"{ev.challenger_ece:.3f} exceeds {policy.max_ece:.3f}."
+        f"{ev.challenger_ece:.3f} exceeds {bound:.3f} (champion {ev.champion_ece:.3f})."
     )
-    return Check("calibration", ev.challenger_ece, policy.max_ece, ok, False, detail)
+    return Check("calibration", ev.challenger_ece, bound, ok, False, detail)

@@ -29,6 +29,7 @@ def _evidence(
         champion_auc=champion_auc,
         challenger_auc=champion_auc + gain,
         challenger_ece=ece,
+        champion_ece=0.02,
         holdout_positives=positives,
         holdout_rows=2000,
         champion_reference_auc=reference,
