@@ -122,7 +122,7 @@ class GateConfig(_Section):
     psi_severe: float = Field(default=0.25, gt=0)
     ks_severe: float = Field(default=0.15, gt=0, le=1)
     js_severe: float = Field(default=0.15, gt=0, le=1)
-    max_suspicious_share: float = Field(default=0.10, gt=0, le=1)
+    max_suspicious_share: float = Field(default=0.15, gt=0, le=1)
     min_signal_auc: float = Field(default=0.55, ge=0.5, le=1)
     max_champion_auc_drop: float = Field(default=0.10, gt=0, le=1)
     min_history_agreement: float = Field(default=0.85, ge=0, le=1)
