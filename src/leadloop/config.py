@@ -126,7 +126,7 @@ class GateConfig(_Section):
     min_signal_auc: float = Field(default=0.55, ge=0.5, le=1)
     max_champion_auc_drop: float = Field(default=0.10, gt=0, le=1)
     min_history_agreement: float = Field(default=0.85, ge=0, le=1)
-    bootstrap_resamples: int = Field(default=400, ge=50)
+    bootstrap_resamples: int = Field(default=200, ge=50)
 
 
 class TrackingConfig(_Section):

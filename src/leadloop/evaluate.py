@@ -177,22 +177,25 @@ def bootstrap_recall_difference(
     resamples: int = 400,
     seed: int = 0,
 ) -> PairedDifference:
-    """Recall-at-capacity difference with a paired percentile bootstrap over holdout rows."""
+    """Recall-at-capacity difference with a paired percentile bootstrap over holdout rows.
+
+    A resample is a vector of draw counts per row; scores do not change under resampling, so
+    each model's ranking is sorted once and every resample is a weighted cumulative sum: linear
+    time per resample, no sorting.
+    """
     y = np.asarray(y, dtype=np.float64)
     rng = np.random.default_rng(seed)
     point = recall_at_capacity(y, challenger, capacity=capacity) - recall_at_capacity(
         y, champion, capacity=capacity
     )
+    orders = [np.argsort(-np.asarray(p), kind="stable") for p in (champion, challenger)]
     diffs = np.empty(resamples)
     for b in range(resamples):
-        idx = rng.integers(0, len(y), len(y))
-        yb = y[idx]
-        if yb.sum() == 0:
-            diffs[b] = 0.0
-            continue
-        diffs[b] = recall_at_capacity(yb, challenger[idx], capacity=capacity) - (
-            recall_at_capacity(yb, champion[idx], capacity=capacity)
+        weights = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y)).astype(
+            np.float64
         )
+        recalls = [_weighted_recall(y[o], weights[o], capacity) for o in orders]
+        diffs[b] = recalls[1] - recalls[0]
     tail = (1 - confidence) / 2 * 100
     lower, upper = np.percentile(diffs, [tail, 100 - tail])
     return PairedDifference(
@@ -203,3 +206,11 @@ def bootstrap_recall_difference(
         confidence,
         f"paired bootstrap ({resamples} resamples)",
     )
+
+
+def _weighted_recall(y_sorted: np.ndarray, weights: np.ndarray, capacity: float) -> float:
+    """Recall in the top ``capacity`` share of weight, rows already sorted by score."""
+    cumulative = np.cumsum(weights)
+    top = cumulative <= capacity * cumulative[-1]
+    won = float((weights * y_sorted).sum())
+    return float((weights[top] * y_sorted[top]).sum() / won) if won else 0.0

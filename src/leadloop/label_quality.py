@@ -29,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 from leadloop.config import ModelConfig
 from leadloop.features import FeatureEncoder
 
-MAX_ROWS = 200_000
+MAX_ROWS = 100_000
 MIN_OVERLAP = 30
 
 

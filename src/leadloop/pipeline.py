@@ -24,7 +24,6 @@ from leadloop.data import io
 from leadloop.data.labels import LabelResult, label_leads
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.synthetic import SyntheticSpec, generate
-from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
 from leadloop.gate import Decision, decide
@@ -280,7 +279,7 @@ def _labeled_table(leads: pd.DataFrame, labels: LabelResult) -> pd.DataFrame:
 
 
 def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
-    """Train, then keep a profile of the training data with the model (the drift reference)."""
+    """Train on the labelled rows with the configured feature settings."""
     features = frame.drop(columns=["label"], errors="ignore")
     result = train_model(
         features,
@@ -290,10 +289,6 @@ def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResul
         exclude=tuple(settings.leads.exclude_columns),
         feature_types=dict(settings.leads.feature_types) or None,
     )
-    model = result.model
-    matrix = model.encoder.transform(features, source="training data")
-    model.metadata["profile"] = build_profile(matrix, model.encoder.features_)
-    model.metadata["score_profile"] = score_profile(model.predict_matrix(matrix))
     return result
 
 

@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from leadloop.config import ModelConfig, SplitConfig
+from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
 from leadloop.model.calibrate import Calibrator
@@ -134,6 +135,10 @@ def train_model(
         "feature_importance_gain": importance,
         "validation_auc": float(roc_auc_score(y[cal_idx], margin)),
         "trained_rows": len(y),
+        # The drift reference: the training data's profile, and the calibrated scores on the
+        # calibration slice (a random sample of the training period the booster never fit).
+        "profile": build_profile(matrix, encoder.features_),
+        "score_profile": score_profile(calibrator.predict(np.asarray(margin))),
     }
     model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator, metadata=metadata)
     rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
