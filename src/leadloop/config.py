@@ -67,6 +67,7 @@ class LabelsConfig(_Section):
     cutoff: datetime | None = None
     maturity_days: int = Field(default=90, gt=0)
     unmatured: Literal["lost", "exclude"] = "lost"
+    use_young_decided: bool = False
 
 
 class SplitConfig(_Section):

@@ -191,9 +191,7 @@ def bootstrap_recall_difference(
     orders = [np.argsort(-np.asarray(p), kind="stable") for p in (champion, challenger)]
     diffs = np.empty(resamples)
     for b in range(resamples):
-        weights = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y)).astype(
-            np.float64
-        )
+        weights = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y)).astype(np.float64)
         recalls = [_weighted_recall(y[o], weights[o], capacity) for o in orders]
         diffs[b] = recalls[1] - recalls[0]
     tail = (1 - confidence) / 2 * 100

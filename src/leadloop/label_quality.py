@@ -9,8 +9,10 @@
   heavy noise, because noise also blurs the models that judge it) and about 0.09 with clean
   labels on 6k leads (weaker models flag more). Hence a limit of 0.15: it catches gross noise
   alone; moderate noise is caught when a champion exists, by the ranking-drop check in the gate.
-- No signal: out-of-fold AUC, the best single feature's AUC (and the champion's, where given)
-  all near 0.5: the labels are unrelated to anything known about the leads.
+- No signal: out-of-fold AUC (and the champion's, where given) below the limit, and the best
+  single feature no better than chance could make the best of that many features look (a
+  one-in-a-thousand bar that shrinks as the data grows): the labels are unrelated to anything
+  known about the leads.
 - Champion ranking drop: the champion's AUC on these labels vs the AUC it had at validation.
 - History agreement: CRM outcome vs a historical label for the same leads.
 """
@@ -23,6 +25,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -116,10 +119,13 @@ def assess_labels(
     )
     flags, margin, share = _suspicious(y[rows], oof)
     champ_auc = _auc(y, champion_proba) if champion_proba is not None else None
-    signals = [oof_auc, feature_auc] + ([champ_auc] if champ_auc is not None else [])
-    no_signal = max(signals) < limits.min_signal_auc
+    models = [oof_auc] + ([champ_auc] if champ_auc is not None else [])
+    feature_bar = _chance_bar(y[rows], len(encoder.feature_names_))
+    no_signal = max(models) < limits.min_signal_auc and feature_auc < max(
+        limits.min_signal_auc, feature_bar
+    )
     checks = [
-        _no_signal_check(no_signal, max(signals), limits),
+        _no_signal_check(no_signal, max(models), feature_auc, limits),
         _suspicious_check(share, limits, sampled=len(rows) < len(y)),
         _champion_check(champ_auc, champion_reference_auc, limits),
         _history_check(y, history_label, limits),
@@ -219,21 +225,38 @@ def _suspicious(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return flags, margin, float(flags.mean())
 
 
+def _chance_bar(y: np.ndarray, features: int) -> float:
+    """The best-of-``features`` AUC that chance alone reaches only once in a thousand.
+
+    Null standard error of an AUC (Hanley and McNeil), doubled in variance for the two-half
+    cross-fitting, with a Bonferroni correction over the features searched.
+    """
+    won = float(y.sum())
+    lost = float(len(y) - won)
+    if won == 0 or lost == 0:
+        return 1.0
+    se = float(np.sqrt((won + lost + 1) / (12 * won * lost)) * np.sqrt(2))
+    return 0.5 + float(norm.isf(0.001 / max(features, 1))) * se
+
+
 def _auc(y: np.ndarray, proba: np.ndarray) -> float | None:
     if len(np.unique(y)) < 2:
         return None
     return float(roc_auc_score(y, proba))
 
 
-def _no_signal_check(no_signal: bool, best: float, limits: LabelQualityThresholds) -> LabelCheck:
+def _no_signal_check(
+    no_signal: bool, model: float, feature: float, limits: LabelQualityThresholds
+) -> LabelCheck:
     detail = (
         f"The CRM labels carry no signal: every model and every feature ranks them at "
-        f"chance (best AUC {best:.2f}, below {limits.min_signal_auc:.2f}); check how "
-        "outcomes are exported and joined."
+        f"chance (best model AUC {model:.2f}, best feature {feature:.2f}; limit "
+        f"{limits.min_signal_auc:.2f}); check how outcomes are exported and joined."
         if no_signal
-        else f"The CRM labels carry signal (best AUC {best:.2f})."
+        else f"The CRM labels carry signal (best model AUC {model:.2f}, best feature "
+        f"{feature:.2f})."
     )
-    return LabelCheck("no_signal", best, limits.min_signal_auc, not no_signal, detail)
+    return LabelCheck("no_signal", model, limits.min_signal_auc, not no_signal, detail)
 
 
 def _suspicious_check(share: float, limits: LabelQualityThresholds, *, sampled: bool) -> LabelCheck:

@@ -140,7 +140,7 @@ def run_loop(
     cutoff = resolve_cutoff(settings, inputs, now=now)
     step("label")
     labels = label_inputs(settings, inputs, cutoff)
-    labeled = _labeled_table(inputs.leads.frame, labels)
+    labeled = _labeled_table(inputs.leads.frame, labels, maturity_days=_young_rule(settings))
     step("split")
     split = split_holdout(
         labeled,
@@ -184,6 +184,7 @@ def run_loop(
         trained=trained,
         assessment=assessment,
         decision=decision,
+        used=len(labeled),
     )
     versions = _publish(
         settings,
@@ -269,13 +270,28 @@ def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> La
     )
 
 
-def _labeled_table(leads: pd.DataFrame, labels: LabelResult) -> pd.DataFrame:
-    """Leads with a 0/1 label as of the cutoff, with their features."""
+def _labeled_table(
+    leads: pd.DataFrame, labels: LabelResult, *, maturity_days: int | None = None
+) -> pd.DataFrame:
+    """Leads with a 0/1 label as of the cutoff, with their features.
+
+    With ``maturity_days``, leads younger than the maturity window are left out even when an
+    event already decided them: among young leads the decided ones are mostly the quick wins
+    (lost deals are recorded late or never), so keeping them would bias training and inflate
+    the holdout's won rate. They are counted in the run record.
+    """
     mask = labels.labels["label"].notna().to_numpy()
+    if maturity_days is not None and "created_at" in leads.columns:
+        mature_by = labels.cutoff - pd.Timedelta(days=maturity_days)
+        mask = mask & (leads["created_at"] <= mature_by).to_numpy()
     out = leads.loc[mask].copy()
     out["label"] = labels.labels.loc[mask, "label"].to_numpy()
     result: pd.DataFrame = out.reset_index(drop=True)
     return result
+
+
+def _young_rule(settings: Settings) -> int | None:
+    return None if settings.labels.use_young_decided else settings.labels.maturity_days
 
 
 def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
@@ -307,7 +323,7 @@ def _train_first_champion(
     else:
         early = _earlier_cutoff(inputs, split)
         labels = label_inputs(settings, inputs, early)
-        table = _labeled_table(leads, labels)
+        table = _labeled_table(leads, labels, maturity_days=_young_rule(settings))
         table = table[~table["lead_id"].isin(holdout_ids)]
         source = f"CRM labels as of {early:%Y-%m-%d}"
         frame, target = table, table["label"].to_numpy()
@@ -341,13 +357,18 @@ def _record(
     trained: dict[str, TrainResult | None],
     assessment: Assessment,
     decision: Decision,
+    used: int,
 ) -> dict[str, Any]:
     """The run record: every count, exclusion, warning and figure of this run, JSON-ready."""
     return {
         "run": run_name,
         "data_version": inputs.data_version,
         "inputs": _inputs_record(settings, inputs),
-        "labels": labels.to_dict(),
+        "labels": {
+            **labels.to_dict(),
+            "used": used,
+            "left_out_young_decided": int(labels.labels["label"].notna().sum()) - used,
+        },
         "split": split.to_dict(),
         "training": {role: t.to_dict() for role, t in trained.items() if t is not None},
         "features": {
