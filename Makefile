@@ -29,6 +29,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop.py
+	$(BIN)/python benchmarks/gate.py
 
 clean:
 	rm -rf .leadloop reports data/*.csv data/*.parquet
