@@ -148,8 +148,9 @@ def run_scenario(scenario: Scenario) -> dict[str, object]:
         }
         fresh = _fresh_auc(settings, scenario.spec, versions)
     gain = fresh["challenger"] - fresh["champion"]
+    tiny = result.record["metrics"]["challenger"]["positives"] < settings.gate.min_holdout_positives
     return _judge(
-        scenario,
+        replace(scenario, must_block=scenario.must_block or tiny),
         result.decision.verdict,
         gain,
         [c.name for c in result.decision.checks if not c.passed],

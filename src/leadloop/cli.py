@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 internal error, 2 bad input or configuration.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -63,24 +64,42 @@ def _setup(
 def run(
     config: ConfigOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the decision record as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Run the whole loop: label, split, train, evaluate, check, decide, track.
 
     Exit status: 0 promoted or kept the champion; 3 the gate blocked (a person must review);
-    2 bad input or configuration; 1 internal error.
+    2 bad input or configuration; 1 internal error. The progress bar shows only on a terminal.
     """
     settings = _guard(lambda: _settings(config))
+    out = err_console if as_json else console
     generated = _guard(lambda: pipeline.ensure_data(settings))
     for path in generated:
-        console.print(f"[dim]generated synthetic data: {path}[/dim]")
-    with _progress(enabled=not quiet and console.is_terminal) as step:
+        out.print(f"[dim]generated synthetic data: {path}[/dim]")
+    with _progress(enabled=not quiet and out.is_terminal) as step:
         result = _guard(lambda: pipeline.run_loop(settings, progress=step))
     for warning in result.record["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
-    _render_result(result)
-    _render_decision(result)
+    if as_json:
+        typer.echo(json.dumps(_json_summary(result), indent=2, default=str))
+    else:
+        _render_result(result)
+        _render_decision(result)
     if result.decision.verdict == "block":
         raise typer.Exit(EXIT_BLOCKED)
+
+
+def _json_summary(result: pipeline.LoopResult) -> dict[str, object]:
+    return {
+        "run": result.run_name,
+        "report_dir": str(result.report_dir),
+        "versions": result.record["versions"],
+        "data_version": result.record["data_version"],
+        "decision": result.decision.to_dict(),
+        "metrics": result.record["metrics"],
+    }
 
 
 @app.command()
@@ -161,14 +180,27 @@ def rollback(
 
 
 @app.command()
-def validate(config: ConfigOption = None) -> None:
+def validate(
+    config: ConfigOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the findings as JSON here.")
+    ] = None,
+) -> None:
     """Read and check the inputs and print how the leads are labelled, without training."""
     settings = _guard(lambda: _settings(config))
+    _guard(lambda: pipeline.ensure_data(settings))
     inputs = _guard(lambda: pipeline.load_inputs(settings))
     cutoff = pipeline.resolve_cutoff(settings, inputs, now=_now())
     labels = _guard(lambda: pipeline.label_inputs(settings, inputs, cutoff))
     for warning in inputs.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    if out is not None:
+        record = {
+            "data_version": inputs.data_version,
+            "warnings": inputs.warnings,
+            **labels.to_dict(),
+        }
+        _guard(lambda: pipeline.write_record(record, out))
     table = Table(title=f"Labels as of {cutoff:%Y-%m-%d %H:%M}")
     table.add_column("what")
     table.add_column("reason")

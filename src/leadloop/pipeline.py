@@ -34,6 +34,7 @@ from leadloop.tracking import ModelToLog, Tracker, git_commit
 log = logging.getLogger(__name__)
 STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "checks", "publish")
 Progress = Callable[[str], None]
+LATEST = "latest"  # reports/latest: a copy of the newest run's reports, at a fixed path
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Inputs:
     data_version: str
     digests: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    dvc_hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,19 @@ def load_inputs(settings: Settings) -> Inputs:
         leads=leads.frame,
     )
     digests = {"leads": io.file_digest(leads_path), "outcomes": io.file_digest(outcomes_path)}
+    dvc = {
+        name: io.dvc_hash(path)
+        for name, path in (("leads", leads_path), ("outcomes", outcomes_path))
+    }
     combined = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
-    return Inputs(leads, outcomes, combined[:16], digests, list(leads.warnings))
+    return Inputs(
+        leads,
+        outcomes,
+        combined[:16],
+        digests,
+        list(leads.warnings),
+        {k: v for k, v in dvc.items() if v},
+    )
 
 
 def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> pd.Timestamp:
@@ -249,6 +262,11 @@ def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
     return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
 
 
+def write_record(record: dict[str, Any], path: Path) -> None:
+    """Write a JSON record (validation findings, decisions) for scripts and DVC."""
+    io.write_json(record, path)
+
+
 def promote(settings: Settings, version: str, *, reason: str, by: str) -> str | None:
     """A person's override: make ``version`` the champion; returns the previous champion."""
     return Tracker(settings).move_champion(version, decided_by=by, reason=reason)
@@ -385,6 +403,7 @@ def _record(
 
 def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:
     return {
+        "dvc_md5": inputs.dvc_hashes,
         "leads": {
             "path": str(settings.resolve(settings.leads.path)),
             "rows": len(inputs.leads.frame),
@@ -419,6 +438,7 @@ def _publish(
             "data_version": inputs.data_version,
             "leadloop_run": record["run"],
             "decision": record["decision"]["verdict"],
+            **{f"dvc_md5_{name}": md5 for name, md5 in inputs.dvc_hashes.items()},
             **({"git_commit": commit} if commit else {}),
         }
         sample = labeled.drop(columns=["lead_id", "label"]).head(5)
@@ -435,6 +455,7 @@ def _publish(
         record["mlflow_run_id"] = published.run_id
         io.write_json(record, staged / "run.json")
         io.publish_dir(staged, final)
+        io.copy_dir(final, final.parent / LATEST)
     except BaseException:
         io.discard_dir(staged)
         raise

@@ -38,7 +38,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
 
 
 def _records(root: Path) -> list[dict[str, object]]:
-    runs = sorted(p for p in (root / "reports").iterdir() if not p.name.startswith("."))
+    runs = sorted(p for p in (root / "reports").iterdir() if p.name[0].isdigit())
     return [json.loads((r / "run.json").read_text()) for r in runs]
 
 
@@ -89,7 +89,7 @@ def test_runs_carry_stage_and_data_tags(two_runs: tuple[Path, list[str]]) -> Non
 def test_reports_written(two_runs: tuple[Path, list[str]]) -> None:
     """It writes metrics.json, metrics.csv, run.json and the holdout scores for each run."""
     root, _ = two_runs
-    runs = sorted(p for p in (root / "reports").iterdir() if not p.name.startswith("."))
+    runs = sorted(p for p in (root / "reports").iterdir() if p.name[0].isdigit())
     assert len(runs) == 2
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())

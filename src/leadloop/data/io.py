@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import yaml
 
 from leadloop.errors import InputError
 
@@ -120,6 +121,20 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def dvc_hash(path: Path) -> str | None:
+    """The MD5 DVC recorded for ``path`` in its ``.dvc`` file, when the file is DVC-tracked."""
+    pointer = path.with_name(path.name + ".dvc")
+    if not pointer.is_file():
+        return None
+    try:
+        data = yaml.safe_load(pointer.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    outs = data.get("outs") or [{}]
+    md5 = outs[0].get("md5") if isinstance(outs[0], dict) else None
+    return str(md5) if md5 else None
+
+
 def staging_dir(final: Path) -> Path:
     """A fresh temporary directory beside ``final``, to be moved into place by ``publish_dir``."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +146,13 @@ def publish_dir(staged: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     os.replace(staged, final)
+
+
+def copy_dir(source: Path, target: Path) -> None:
+    """Replace ``target`` with a copy of ``source``, via a staging copy beside it."""
+    staged = staging_dir(target)
+    shutil.copytree(source, staged, dirs_exist_ok=True)
+    publish_dir(staged, target)
 
 
 def discard_dir(staged: Path) -> None:
