@@ -18,6 +18,7 @@ from leadloop.evaluate import (
     Metrics,
     bootstrap_recall_difference,
     delong_auc_difference,
+    ece_noise_floor,
 )
 from leadloop.gate import Evidence
 from leadloop.label_quality import LabelQuality, LabelQualityThresholds, assess_labels
@@ -77,6 +78,11 @@ def assess(
         challenger_auc=metrics["challenger"].roc_auc,
         challenger_ece=metrics["challenger"].ece,
         champion_ece=metrics["champion"].ece,
+        ece_noise=ece_noise_floor(
+            metrics["challenger"].n,
+            metrics["challenger"].base_rate,
+            bins=settings.evaluation.calibration_bins,
+        ),
         holdout_positives=metrics["challenger"].positives,
         holdout_rows=metrics["challenger"].n,
         champion_reference_auc=champion.metadata.get(REFERENCE_AUC),

@@ -109,6 +109,18 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, *, bins: int = 10) 
     return float(sum(gaps) / len(y))
 
 
+def ece_noise_floor(n: int, base_rate: float, *, bins: int = 10) -> float:
+    """Twice the calibration error a perfectly calibrated model shows on ``n`` rows by chance.
+
+    Each of ``bins`` equal-frequency bins holds n / bins rows; its observed rate scatters with
+    standard error sqrt(r (1 - r) / (n / bins)), and E|N(0, se)| = 0.8 se.
+    """
+    if n <= 0:
+        return 1.0
+    se = math.sqrt(base_rate * (1 - base_rate) / max(n / bins, 1.0))
+    return 2 * 0.8 * se
+
+
 def recall_at_capacity(y: np.ndarray, p: np.ndarray, *, capacity: float) -> float:
     """Share of all won leads found in the top ``capacity`` share of leads by score."""
     k = max(1, math.ceil(capacity * len(y)))

@@ -49,6 +49,7 @@ class Evidence:
     holdout_positives: int
     holdout_rows: int
     champion_reference_auc: float | None = None
+    ece_noise: float = 0.0
     top_features: list[str] = field(default_factory=list)
     drift: DriftReport | None = None
     label_quality: LabelQuality | None = None
@@ -172,21 +173,24 @@ def _auc_gain(ev: Evidence, policy: GateConfig) -> Check:
 
 
 def _recall(ev: Evidence, policy: GateConfig) -> Check:
+    """Worse on the business metric: a drop beyond the tolerance that the interval confirms."""
     diff = ev.recall.difference
-    ok = diff >= -policy.max_recall_drop
+    ok = diff >= -policy.max_recall_drop or ev.recall.upper >= 0
     detail = (
         f"Recall at capacity changes by {diff:+.3f} (interval {ev.recall.lower:+.3f} to "
-        f"{ev.recall.upper:+.3f}), within the allowed drop of {policy.max_recall_drop:.3f}."
+        f"{ev.recall.upper:+.3f}): no proven drop beyond {policy.max_recall_drop:.3f}."
         if ok
         else f"The challenger finds fewer won leads within sales capacity: recall {diff:+.3f} "
-        f"(allowed drop {policy.max_recall_drop:.3f})."
+        f"(interval {ev.recall.lower:+.3f} to {ev.recall.upper:+.3f}; allowed drop "
+        f"{policy.max_recall_drop:.3f})."
     )
     return Check("recall_at_capacity", diff, -policy.max_recall_drop, ok, False, detail)
 
 
 def _calibration(ev: Evidence, policy: GateConfig) -> Check:
-    """Within the absolute limit, or no worse than the champion by more than the tolerance."""
-    bound = max(policy.max_ece, ev.champion_ece + policy.ece_tolerance)
+    """Within the absolute limit, no worse than the champion beyond the tolerance, or within
+    what a holdout of this size can resolve."""
+    bound = max(policy.max_ece, ev.champion_ece + policy.ece_tolerance, ev.ece_noise)
     ok = ev.challenger_ece <= bound
     detail = (
         f"The challenger's probabilities are calibrated (ECE {ev.challenger_ece:.3f}; champion "

@@ -108,7 +108,7 @@ class Tracker:
             raise RegistryError(
                 f"model '{self.name}' has no version or alias '{ref}' in {self.uri}"
             ) from err
-        with _tracking_uri(self.uri), tempfile.TemporaryDirectory() as tmp:
+        with _tracking_uri(self.uri), tempfile.TemporaryDirectory() as tmp, _quiet():
             local = Path(
                 mlflow.artifacts.download_artifacts(
                     artifact_uri=f"models:/{self.name}/{mv.version}", dst_path=tmp
