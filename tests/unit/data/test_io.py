@@ -58,3 +58,14 @@ def test_staged_directory_published_or_discarded(tmp_path: Path) -> None:
     again = io.staging_dir(tmp_path / "reports" / "run2")
     io.discard_dir(again)
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["run1"]
+
+
+def test_dvc_hash_read_from_pointer_file(tmp_path: Path) -> None:
+    """It reads the MD5 DVC recorded for a tracked file, and None for an untracked one."""
+    data = tmp_path / "leads.csv"
+    data.write_text("lead_id\n1\n")
+    assert io.dvc_hash(data) is None
+    (tmp_path / "leads.csv.dvc").write_text(
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 11\n  path: leads.csv\n"
+    )
+    assert io.dvc_hash(data) == "0123456789abcdef0123456789abcdef"
