@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import webbrowser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -177,6 +178,53 @@ def rollback(
     settings = _guard(lambda: _settings(config))
     current, previous = _guard(lambda: pipeline.rollback(settings, reason=reason))
     console.print(f"champion: v{current} -> v{previous} (rolled back: {reason})")
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="The run's folder name under reports/.")],
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in the browser.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Render a run's HTML report again from what the run logged."""
+    settings = _guard(lambda: _settings(config))
+    path = _guard(lambda: pipeline.rerender_report(settings, run_id))
+    console.print(f"wrote {path}")
+    if open_it:
+        webbrowser.open(path.as_uri())
+
+
+@app.command()
+def history(config: ConfigOption = None) -> None:
+    """Every registered version and decision; also writes reports/history.html."""
+    settings = _guard(lambda: _settings(config))
+    versions, path = _guard(lambda: pipeline.history(settings))
+    table = Table(title=f"{settings.tracking.model_name}: registered versions")
+    for column in (
+        "version",
+        "created",
+        "data version",
+        "holdout AUC",
+        "trained as",
+        "run decision",
+        "promoted by",
+        "aliases",
+    ):
+        table.add_column(column)
+    for v in versions:
+        auc = f"{v['roc_auc']:.3f}" if v["roc_auc"] is not None else ""
+        table.add_row(
+            f"v{v['version']}",
+            v["created"],
+            v["data_version"] or "",
+            auc,
+            v["trained_as"] or "",
+            v["decision"] or "",
+            v["promoted_by"] or "",
+            ", ".join(v["aliases"]),
+        )
+    console.print(table)
+    console.print(f"wrote {path}")
 
 
 @app.command()

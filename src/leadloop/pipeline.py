@@ -28,12 +28,14 @@ from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
 from leadloop.gate import Decision, decide
 from leadloop.model.train import LeadModel, TrainResult, train_model
+from leadloop.report.html import render_history, render_report
 from leadloop.split import Split, split_holdout
 from leadloop.tracking import ModelToLog, Tracker, git_commit
 
 log = logging.getLogger(__name__)
 STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "checks", "publish")
 Progress = Callable[[str], None]
+REPORT_FILE = "report.html"
 LATEST = "latest"  # reports/latest: a copy of the newest run's reports, at a fixed path
 
 
@@ -184,6 +186,10 @@ def run_loop(
         labeled=labeled,
     )
     decision = decide(assessment.evidence, settings.gate)
+    importance = {
+        "champion": champion.model.mean_abs_contributions(holdout, seed=settings.model.seed),
+        "challenger": challenger.model.mean_abs_contributions(holdout, seed=settings.model.seed),
+    }
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     trained = {"champion": champion.trained, "challenger": challenger}
@@ -199,6 +205,7 @@ def run_loop(
         decision=decision,
         used=len(labeled),
     )
+    record["importance"] = importance
     versions = _publish(
         settings,
         tracker,
@@ -260,6 +267,35 @@ def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
         return None
     by_id = pd.Series(history.to_numpy(), index=inputs.leads.frame["lead_id"].to_numpy())
     return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
+
+
+def rerender_report(settings: Settings, run: str) -> Path:
+    """Render a run's report again from what the run wrote (its record and holdout scores)."""
+    directory = settings.resolve(settings.reports_dir) / run
+    if not (directory / "run.json").is_file():
+        raise InputError(
+            f"no run '{run}' under {directory.parent} (see the folder names there)",
+            path=str(directory),
+        )
+    record = io.read_json(directory / "run.json")
+    scores = io.read_table(directory / "holdout_scores.parquet")
+    target = directory / REPORT_FILE
+    io.write_text(render_report(record, scores, importance=record.get("importance")), target)
+    return target
+
+
+def history(settings: Settings) -> tuple[list[dict[str, Any]], Path]:
+    """Every registered version with its facts and decisions; writes reports/history.html."""
+    versions = Tracker(settings).versions()
+    decisions = []
+    reports = settings.resolve(settings.reports_dir)
+    for path in sorted(reports.glob("*/decision.json")) if reports.is_dir() else []:
+        if path.parent.name == LATEST:
+            continue
+        decisions.append({"run": path.parent.name, **io.read_json(path)})
+    target = reports / "history.html"
+    io.write_text(render_history(versions, decisions), target)
+    return versions, target
 
 
 def write_record(record: dict[str, Any], path: Path) -> None:
@@ -433,6 +469,9 @@ def _publish(
     try:
         _write_reports(record, staged)
         io.write_table(scores, staged / "holdout_scores.parquet")
+        io.write_text(
+            render_report(record, scores, importance=record.get("importance")), staged / REPORT_FILE
+        )
         commit = git_commit(settings.base_dir)
         tags = {
             "data_version": inputs.data_version,

@@ -195,6 +195,20 @@ class Tracker:
         client.set_registered_model_alias(self.name, "champion", previous)
         return current, previous
 
+    def versions(self) -> list[dict[str, Any]]:
+        """Every registered version, newest first, with its tags, aliases and holdout AUC."""
+        if not self.store_exists():
+            return []
+        client = self._client()
+        found = client.search_model_versions(f"name='{self.name}'")
+        aliases: dict[str, list[str]] = {}
+        for alias, version in client.get_registered_model(self.name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+        rows = [_version_facts(client, mv) for mv in sorted(found, key=lambda m: -int(m.version))]
+        for row in rows:
+            row["aliases"] = sorted(aliases.get(row["version"], []))
+        return rows
+
     def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Add tags to a finished run (e.g. the final decision)."""
         client = self._client()
@@ -258,6 +272,36 @@ def ensure_store_dir(settings: Settings) -> None:
     uri = settings.tracking_uri()
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _version_facts(client: MlflowClient, mv: Any) -> dict[str, Any]:
+    """One version's row of the history: its tags, aliases, decision and holdout AUC."""
+    parent = client.get_run(mv.run_id).data.tags.get("mlflow.parentRunId") if mv.run_id else None
+    role = mv.tags.get("trained_as") or "challenger"
+    return {
+        "version": str(mv.version),
+        "created": pd.Timestamp(mv.creation_timestamp, unit="ms").isoformat(timespec="seconds"),
+        "data_version": mv.tags.get("data_version"),
+        "trained_as": mv.tags.get("trained_as"),
+        "run": mv.tags.get("leadloop_run"),
+        "promoted_by": mv.tags.get("promoted_by"),
+        "promoted_at": mv.tags.get("promoted_at"),
+        "decision": client.get_run(parent).data.tags.get("decision") if parent else None,
+        "roc_auc": _evaluate_metric(client, parent, f"{role}_roc_auc") if parent else None,
+    }
+
+
+def _evaluate_metric(client: MlflowClient, parent: str, key: str) -> float | None:
+    """A metric of the 'evaluate' run nested under ``parent``."""
+    run = client.get_run(parent)
+    children = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.pipeline_stage = 'evaluate'",
+    )
+    if not children:
+        return None
+    value = children[0].data.metrics.get(key)
+    return float(value) if value is not None else None
 
 
 def git_commit(path: Path) -> str | None:

@@ -53,6 +53,17 @@ class LeadModel:
         margin = self.booster.predict(matrix, raw_score=True)
         return self.calibrator.predict(np.asarray(margin))
 
+    def mean_abs_contributions(
+        self, frame: pd.DataFrame, *, max_rows: int = 20_000, seed: int = 0
+    ) -> dict[str, float]:
+        """Global importance: mean |TreeSHAP contribution| per feature (log-odds), on a sample."""
+        if len(frame) > max_rows:
+            frame = frame.sample(max_rows, random_state=seed)
+        matrix = self.encoder.transform(frame)
+        contrib = np.asarray(self.booster.predict(matrix, pred_contrib=True))
+        means = np.abs(contrib[:, :-1]).mean(axis=0)
+        return dict(zip(self.encoder.feature_names_, means.tolist(), strict=True))
+
     def to_artifacts(self) -> dict[str, str]:
         """The model as text files: file name -> content."""
         encoding = {
