@@ -188,3 +188,16 @@ def test_promote_and_rollback_through_the_cli(two_runs: tuple[Path, list[str]]) 
     assert str(client.get_model_version_by_alias("lead-scorer", "champion").version) == before
     missing = run_cli("promote", "99", "--reason", "x", cwd=root)
     assert missing.returncode == 2 and "no version 99" in missing.stderr
+
+
+def test_history_lists_versions_and_decisions(two_runs: tuple[Path, list[str]]) -> None:
+    """It prints every registered version and writes reports/history.html with the decisions."""
+    root, _ = two_runs
+    done = run_cli("history", cwd=root, env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    for version in ("v1", "v2", "v3"):
+        assert version in done.stdout
+    page = (root / "reports" / "history.html").read_text()
+    assert page.count("<tr>") >= 3 + 2  # versions and decisions
+    for record in _records(root):
+        assert str(record["run"]) in page
