@@ -17,6 +17,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leadloop.errors import ConfigError
 
+# Values that mean "missing" in the files users bring; extend per data set in leadloop.yaml.
+DEFAULT_MISSING = (
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "na",
+    "null",
+    "NULL",
+    "Null",
+    "None",
+    "none",
+    "NaN",
+    "nan",
+    "-",
+    "?",
+    "#N/A",
+)
+
 CONFIG_FILENAME = "leadloop.yaml"
 ENV_PREFIX = "LEADLOOP_"
 
@@ -160,6 +179,7 @@ class Settings(_Section):
     gate: GateConfig = GateConfig()
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
+    missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING))
     reports_dir: Path = Path("reports")
     base_dir: Path = Path(".")
 

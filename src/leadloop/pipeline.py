@@ -98,9 +98,12 @@ def load_inputs(settings: Settings) -> Inputs:
     """Read and validate both inputs; raises ``InputError`` naming file, column and rows."""
     leads_path = settings.resolve(settings.leads.path)
     outcomes_path = settings.resolve(settings.outcomes.path)
-    leads = prepare_leads(io.read_table(leads_path), settings.leads, source=str(leads_path))
+    missing = tuple(settings.missing_values)
+    leads = prepare_leads(
+        io.read_table(leads_path, missing=missing), settings.leads, source=str(leads_path)
+    )
     outcomes = prepare_outcomes(
-        io.read_table(outcomes_path),
+        io.read_table(outcomes_path, missing=missing),
         settings.outcomes,
         source=str(outcomes_path),
         leads=leads.frame,

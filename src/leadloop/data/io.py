@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io as io_module
 import json
 import os
 import shutil
@@ -20,17 +21,60 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from leadloop.config import DEFAULT_MISSING
 from leadloop.errors import InputError
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
+DEFAULT_MISSING = (
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "na",
+    "null",
+    "NULL",
+    "Null",
+    "None",
+    "none",
+    "NaN",
+    "nan",
+    "-",
+    "?",
+    "#N/A",
+)
+DELIMITERS = ",;\t|"
+SNIFF_BYTES = 64 * 1024
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file; any failure becomes an ``InputError`` naming the file."""
+def read_table(path: Path, *, missing: tuple[str, ...] = DEFAULT_MISSING) -> pd.DataFrame:
+    """Read a CSV (any common delimiter, UTF-8 with or without BOM, or Latin-1), Excel or Parquet
+    file, with ``missing`` values as NaN; any failure is an ``InputError`` naming the file."""
+    suffix = _check_file(path)
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = _blank_placeholders(pd.read_parquet(path), missing)
+            names = [str(c) for c in frame.columns]
+        elif suffix == ".xlsx":
+            frame = _blank_placeholders(pd.read_excel(path, dtype=object), missing)
+            frame = frame.infer_objects()
+            names = [str(c) for c in frame.columns]
+        else:
+            frame, names = _read_text(path, missing)
+    except InputError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, csv.Error) as err:
+        raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(path)) from err
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"duplicate column names {dupes}", path=str(path))
+    return _drop_trailing_empty(frame)
+
+
+def _check_file(path: Path) -> str:
     if not path.exists():
         raise InputError("file not found", path=str(path))
     if path.is_dir():
-        raise InputError("is a directory, expected a CSV or Parquet file", path=str(path))
+        raise InputError("is a directory, expected a CSV, Excel or Parquet file", path=str(path))
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise InputError(
@@ -38,24 +82,67 @@ def read_table(path: Path) -> pd.DataFrame:
         )
     if path.stat().st_size == 0:
         raise InputError("file is empty", path=str(path))
+    return suffix
+
+
+def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """A delimited text file: encoding and delimiter found from its first bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if b"\x00" in head:
+        raise InputError("is not a text table (binary content); expected CSV", path=str(path))
+    encoding = _encoding(head)
+    sample = head.decode(encoding, errors="replace")
+    delimiter = _delimiter(sample)
+    header = next(csv.reader(io_module.StringIO(sample), delimiter=delimiter), [])
+    frame = pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        low_memory=False,
+        na_values=list(missing),
+        keep_default_na=True,
+        skipinitialspace=True,
+    )
+    return frame, [name.strip() for name in header]
+
+
+def _encoding(head: bytes) -> str:
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
-        else:
-            frame = pd.read_parquet(path)
-    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as err:
-        raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(path)) from err
-    names = _csv_header(path) if suffix == ".csv" else [str(c) for c in frame.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError(f"duplicate column names {dupes}", path=str(path))
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        if err.start >= len(head) - 3:  # a character cut at the end of the sample
+            return "utf-8-sig"
+        return "latin-1"
+    return "utf-8-sig"
+
+
+def _delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in DELIMITERS}
+        return max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
+
+
+def _blank_placeholders(frame: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
+    """Placeholder strings in text columns become missing values."""
+    placeholders = set(missing)
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            stripped = values.astype("string").str.strip()
+            frame[column] = values.where(~stripped.isin(placeholders), None)
     return frame
 
 
-def _csv_header(path: Path) -> list[str]:
-    """The header row as written (pandas renames repeated names to 'a.1')."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        return [name.strip() for name in next(csv.reader(handle), [])]
+def _drop_trailing_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns made by trailing delimiters: unnamed and empty."""
+    extra = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
+    return frame.drop(columns=extra)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
