@@ -237,7 +237,7 @@ def validate(
     """Read and check the inputs and print how the leads are labelled, without training."""
     settings = _guard(lambda: _settings(config))
     _guard(lambda: pipeline.ensure_data(settings))
-    inputs = _guard(lambda: pipeline.load_inputs(settings))
+    inputs = _guard(lambda: pipeline.load_inputs(settings, now=_now()))
     cutoff = pipeline.resolve_cutoff(settings, inputs, now=_now())
     labels = _guard(lambda: pipeline.label_inputs(settings, inputs, cutoff))
     for warning in inputs.warnings:

@@ -94,7 +94,7 @@ def write_synthetic(spec: SyntheticSpec, *, leads_path: Path, outcomes_path: Pat
     return [leads_path, outcomes_path, truth_path]
 
 
-def load_inputs(settings: Settings) -> Inputs:
+def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Inputs:
     """Read and validate both inputs; raises ``InputError`` naming file, column and rows."""
     leads_path = settings.resolve(settings.leads.path)
     outcomes_path = settings.resolve(settings.outcomes.path)
@@ -154,10 +154,11 @@ def run_loop(
     now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     tracker = Tracker(settings)
     step("read")
-    inputs = load_inputs(settings)
+    inputs = load_inputs(settings, now=now)
     cutoff = resolve_cutoff(settings, inputs, now=now)
     step("label")
     labels = label_inputs(settings, inputs, cutoff)
+    _check_joined(settings, inputs, labels)
     labeled = _labeled_table(inputs.leads.frame, labels, maturity_days=_young_rule(settings))
     step("split")
     split = split_holdout(
@@ -345,6 +346,20 @@ def _labeled_table(
     out["label"] = labels.labels.loc[mask, "label"].to_numpy()
     result: pd.DataFrame = out.reset_index(drop=True)
     return result
+
+
+def _check_joined(settings: Settings, inputs: Inputs, labels: LabelResult) -> None:
+    """Refuse outcomes of which not one names a known lead: the files do not belong together."""
+    unknown = labels.event_exclusions.get("unknown_lead", 0)
+    if unknown and unknown == len(inputs.outcomes) - labels.event_exclusions["missing_lead_id"]:
+        example = inputs.outcomes["lead_id"].dropna().iloc[0]
+        raise InputError(
+            f"no outcome names a lead in {settings.resolve(settings.leads.path)} (e.g. "
+            f"'{example}'); check that both files use the same lead ids",
+            path=str(settings.resolve(settings.outcomes.path)),
+            column=settings.outcomes.id_column,
+            rows=[1],
+        )
 
 
 def _young_rule(settings: Settings) -> int | None:

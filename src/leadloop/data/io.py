@@ -25,23 +25,6 @@ from leadloop.config import DEFAULT_MISSING
 from leadloop.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
-DEFAULT_MISSING = (
-    "",
-    "NA",
-    "N/A",
-    "n/a",
-    "na",
-    "null",
-    "NULL",
-    "Null",
-    "None",
-    "none",
-    "NaN",
-    "nan",
-    "-",
-    "?",
-    "#N/A",
-)
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 

@@ -30,16 +30,34 @@ class PreparedLeads:
     warnings: list[str] = field(default_factory=list)
 
 
-def prepare_leads(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> PreparedLeads:
+MAX_FIELD_CHARS = 10_000
+MIXED_SHARE = 0.9
+
+
+def prepare_leads(
+    raw: pd.DataFrame, config: LeadsConfig, *, source: str, now: pd.Timestamp | None = None
+) -> PreparedLeads:
     """Check and normalise the leads table: ids, creation time and the optional label column."""
     if raw.empty:
         raise InputError("the leads table has no rows", path=source)
+    exempt = {config.id_column, config.created_at_column, config.label_column}
+    check_values(raw, source=source, declared=set(config.feature_types) | (exempt - {None}))
     frame = raw.copy()
     warnings: list[str] = []
     ids = _lead_ids(frame, config, source=source, warnings=warnings)
     frame = frame.drop(columns=[config.id_column], errors="ignore")
     frame.insert(0, "lead_id", ids)
     has_created = _created_at(frame, config, source=source, warnings=warnings)
+    if has_created and now is not None:
+        future = frame["created_at"] > now
+        if future.any():
+            raise InputError(
+                f"lead created in the future ('{frame['created_at'][future].iloc[0]}' "
+                f"is after now, {now:%Y-%m-%d %H:%M} UTC)",
+                path=source,
+                column=config.created_at_column,
+                rows=_row_numbers(future),
+            )
     history = None
     if config.label_column is not None:
         history = _history_label(frame, config.label_column, source=source)
@@ -63,6 +81,45 @@ def prepare_outcomes(
     out["event_id"] = _optional_text(raw, config.event_id_column)
     out["amount"] = _optional_amount(raw, config.amount_column, source=source)
     return out.reset_index(drop=True)
+
+
+def check_values(raw: pd.DataFrame, *, source: str, declared: set[str | None]) -> None:
+    """Cells no column can hold: infinite numbers, huge text, numbers mixed with text."""
+    for column in map(str, raw.columns):
+        values = raw[column]
+        if pd.api.types.is_float_dtype(values):
+            bad = pd.Series(np.isinf(values.to_numpy(dtype=float)), index=values.index)
+            if bad.any():
+                raise InputError(
+                    "infinite number", path=source, column=column, rows=_row_numbers(bad)
+                )
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            _check_text(values, column=column, source=source, declared=column in declared)
+
+
+def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) -> None:
+    present = values.notna()
+    if not present.any():
+        return
+    text = values.astype("string")
+    long = present & (text.str.len() > MAX_FIELD_CHARS)
+    if long.any():
+        raise InputError(
+            f"field longer than {MAX_FIELD_CHARS:,} characters",
+            path=source,
+            column=column,
+            rows=_row_numbers(long),
+        )
+    numeric = pd.to_numeric(text.where(present), errors="coerce").notna()
+    text_only = present & ~numeric
+    if not declared and numeric.sum() >= MIXED_SHARE * present.sum() and text_only.any():
+        raise InputError(
+            f"mixes numbers with text such as '{text[text_only].iloc[0]}' (clean "
+            "it, or declare the column in leads.feature_types)",
+            path=source,
+            column=column,
+            rows=_row_numbers(text_only),
+        )
 
 
 def parse_timestamps(values: pd.Series, *, column: str, source: str) -> pd.Series:
