@@ -41,7 +41,8 @@ def prepare_leads(
     if raw.empty:
         raise InputError("the leads table has no rows", path=source)
     exempt = {config.id_column, config.created_at_column, config.label_column}
-    check_values(raw, source=source, declared=set(config.feature_types) | (exempt - {None}))
+    declared = set(config.feature_types) | {c for c in exempt if c is not None}
+    check_values(raw, source=source, declared=declared)
     frame = raw.copy()
     warnings: list[str] = []
     ids = _lead_ids(frame, config, source=source, warnings=warnings)
@@ -83,7 +84,7 @@ def prepare_outcomes(
     return out.reset_index(drop=True)
 
 
-def check_values(raw: pd.DataFrame, *, source: str, declared: set[str | None]) -> None:
+def check_values(raw: pd.DataFrame, *, source: str, declared: set[str]) -> None:
     """Cells no column can hold: infinite numbers, huge text, numbers mixed with text."""
     for column in map(str, raw.columns):
         values = raw[column]
