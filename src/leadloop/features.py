@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from leadloop.errors import InputError
 
@@ -63,15 +64,21 @@ class FeatureEncoder:
         max_categories: int = 50,
         min_category_count: int = 5,
         id_like_share: float = 0.5,
+        leak_auc: float = 0.95,
     ) -> None:
         self.exclude = exclude
         self.feature_types = feature_types
         self.max_categories = max_categories
         self.min_category_count = min_category_count
         self.id_like_share = id_like_share
+        self.leak_auc = leak_auc
 
-    def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
-        """Type every column and learn categories; columns that cannot be features are recorded."""
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> FeatureEncoder:
+        """Type every column and learn categories; columns that cannot be features are recorded.
+
+        With labels ``y``, a column that on its own predicts them almost perfectly (AUC at least
+        ``leak_auc``), or whose missingness does, is excluded as a leak unless declared.
+        """
         declared = dict(self.feature_types or {})
         features: list[Feature] = []
         excluded: dict[str, str] = {}
@@ -83,14 +90,34 @@ class FeatureEncoder:
             kind = declared.get(name) or _infer_kind(frame[name])
             cats = self._categories(frame[name]) if kind == "categorical" else []
             features.append(Feature(name, kind, cats))
-        if not features:
-            raise InputError(
-                "no usable feature columns (every column is an id, a timestamp, a "
-                f"label or excluded: {excluded})"
-            )
         self.features_ = features
         self.excluded_ = excluded
+        if y is not None:
+            self._drop_leaks(frame, np.asarray(y, dtype=np.float64), declared)
+        if not self.features_:
+            raise InputError(
+                "no usable feature columns (every column is an id, a timestamp, a "
+                f"label or excluded: {self.excluded_})"
+            )
         return self
+
+    def _drop_leaks(self, frame: pd.DataFrame, y: np.ndarray, declared: dict[str, Kind]) -> None:
+        """Exclude undeclared columns that alone give away the label (on a sample of rows)."""
+        if len(np.unique(y)) < 2:
+            return
+        rows = np.random.default_rng(0).permutation(len(y))[:LEAK_SAMPLE]
+        matrix = self.transform(frame.iloc[rows], source="training data")
+        kept = []
+        for j, feat in enumerate(self.features_):
+            column = matrix[:, j]
+            if feat.kind == "categorical":
+                column = _category_rates(column, y[rows])
+            reason = None if feat.name in declared else _leak(column, y[rows], self.leak_auc)
+            if reason:
+                self.excluded_[feat.name] = reason
+            else:
+                kept.append(feat)
+        self.features_ = kept
 
     def transform(self, frame: pd.DataFrame, *, source: str = "input") -> np.ndarray:
         """Encode ``frame`` into a float64 matrix, one column per feature, in fitted order."""
@@ -153,6 +180,38 @@ class FeatureEncoder:
         counts = values.dropna().astype(str).value_counts()
         kept = counts[counts >= self.min_category_count].head(self.max_categories)
         return sorted(kept.index.tolist())
+
+
+LEAK_SAMPLE = 200_000
+
+
+def _category_rates(codes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's category replaced by that category's won rate (missing stays missing)."""
+    rates = pd.Series(y).groupby(codes).mean()
+    return pd.Series(codes).map(rates).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _leak(column: np.ndarray, y: np.ndarray, threshold: float) -> str | None:
+    """Why a single encoded column leaks the label, or None."""
+    missing = np.isnan(column)
+    if 0 < missing.mean() < 1:
+        auc = roc_auc_score(y, missing.astype(float))
+        if max(auc, 1 - auc) >= threshold:
+            return (
+                f"leaks the label: whether it is missing alone predicts won/lost (AUC "
+                f"{max(auc, 1 - auc):.2f}); declare it in leads.feature_types to keep it"
+            )
+    filled = np.where(missing, np.nanmin(column) - 1 if (~missing).any() else 0.0, column)
+    if len(np.unique(filled)) < 2:
+        return None
+    auc = roc_auc_score(y, filled)
+    if max(auc, 1 - auc) >= threshold:
+        return (
+            f"leaks the label: alone it predicts won/lost (AUC {max(auc, 1 - auc):.2f}), "
+            "so it is probably only known after the outcome; declare it in "
+            "leads.feature_types to keep it"
+        )
+    return None
 
 
 def _infer_kind(values: pd.Series) -> Kind:

@@ -451,8 +451,26 @@ def _record(
         "capacity": settings.evaluation.capacity,
         "assessment": assessment.to_dict(),
         "decision": decision.to_dict(),
-        "warnings": inputs.warnings,
+        "warnings": inputs.warnings + _leak_warnings(trained),
     }
+
+
+def _leak_warnings(trained: dict[str, TrainResult | None]) -> list[str]:
+    """One warning per column excluded as a leak, naming it and how to keep it."""
+    found: dict[str, str] = {}
+    for result in trained.values():
+        if result is not None:
+            found.update(
+                {
+                    name: reason
+                    for name, reason in result.model.encoder.excluded_.items()
+                    if reason.startswith(("leaks", "name suggests"))
+                }
+            )
+    return [
+        f"column '{name}' is not used as a feature: {reason}"
+        for name, reason in sorted(found.items())
+    ]
 
 
 def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:

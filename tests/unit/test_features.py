@@ -85,3 +85,23 @@ def test_datetime_becomes_age_in_days() -> None:
     enc = FeatureEncoder().fit(_frame())
     col = enc.feature_names_.index("last_touch")
     np.testing.assert_allclose(enc.transform(frame)[:, col], 31.0)
+
+
+def test_leaking_columns_are_excluded_unless_declared() -> None:
+    """It excludes a column that alone predicts the label, or whose missingness does."""
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = (rng.uniform(size=n) < 0.3).astype(float)
+    frame = pd.DataFrame({
+        "size": rng.normal(size=n),
+        "call_seconds": y * 500 + rng.uniform(0, 100, n),
+        "close_reason_code": np.where(y == 1, np.nan, rng.uniform(size=n)),
+        "stage_name": np.where(y == 1, "signed", "dropped"),
+    })
+    enc = FeatureEncoder().fit(frame, y)
+    assert enc.feature_names_ == ["size"]
+    assert enc.excluded_["call_seconds"].startswith("leaks the label: alone")
+    assert "missing" in enc.excluded_["close_reason_code"]
+    assert enc.excluded_["stage_name"].startswith("leaks")
+    kept = FeatureEncoder(feature_types={"call_seconds": "numeric"}).fit(frame, y)
+    assert "call_seconds" in kept.feature_names_

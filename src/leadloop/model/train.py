@@ -122,7 +122,7 @@ def train_model(
     """Fit encoder, booster (early-stopped on a validation slice) and calibrator (own slice)."""
     y = np.asarray(y, dtype=np.float64)
     _check_classes(y)
-    encoder = FeatureEncoder(exclude=exclude, feature_types=feature_types).fit(frame)
+    encoder = FeatureEncoder(exclude=exclude, feature_types=feature_types).fit(frame, y)
     matrix = encoder.transform(frame, source="training data")
     fit_idx, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
     params = _params(config)
