@@ -181,6 +181,29 @@ def rollback(
 
 
 @app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="A CSV, Excel or Parquet file.")],
+    config: ConfigOption = None,
+) -> None:
+    """Show each column's inferred type, missing share, cardinality and role in the model."""
+    settings = _guard(lambda: _settings(config))
+    rows = _guard(lambda: pipeline.inspect_table(settings, path))
+    table = Table(title=f"{path}: {rows[0]['rows']:,} rows" if rows else str(path))
+    for column in ("column", "type", "missing", "distinct", "role"):
+        table.add_column(column)
+    for row in rows:
+        colour = "green" if row["role"] == "feature" else "yellow"
+        table.add_row(
+            row["column"],
+            row["type"],
+            f"{row['missing']:.1%}",
+            f"{row['distinct']:,}",
+            f"[{colour}]{row['role']}[/{colour}]",
+        )
+    console.print(table)
+
+
+@app.command()
 def report(
     run_id: Annotated[str, typer.Argument(help="The run's folder name under reports/.")],
     open_it: Annotated[bool, typer.Option("--open", help="Open it in the browser.")] = False,

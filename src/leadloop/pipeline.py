@@ -26,6 +26,7 @@ from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
+from leadloop.features import FeatureEncoder
 from leadloop.gate import Decision, decide
 from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.report.html import render_history, render_report
@@ -100,7 +101,10 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
     outcomes_path = settings.resolve(settings.outcomes.path)
     missing = tuple(settings.missing_values)
     leads = prepare_leads(
-        io.read_table(leads_path, missing=missing), settings.leads, source=str(leads_path)
+        io.read_table(leads_path, missing=missing),
+        settings.leads,
+        source=str(leads_path),
+        now=now,
     )
     outcomes = prepare_outcomes(
         io.read_table(outcomes_path, missing=missing),
@@ -271,6 +275,51 @@ def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
         return None
     by_id = pd.Series(history.to_numpy(), index=inputs.leads.frame["lead_id"].to_numpy())
     return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
+
+
+def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
+    """Per column of a leads file: inferred type, missing share, cardinality and role.
+
+    The role says whether the column would be a feature or why not (id, timestamp, label,
+    excluded, leak by name, free text); with the configured label column present, columns that
+    leak it are flagged as the run would.
+    """
+    raw = io.read_table(path, missing=tuple(settings.missing_values))
+    config = settings.leads
+    reserved = {
+        config.id_column: "id",
+        config.created_at_column: "creation timestamp",
+        config.label_column: "label",
+    }
+    label = None
+    if config.label_column and config.label_column in raw.columns:
+        label = prepare_leads(raw, config, source=str(path)).history_label
+    frame = raw.drop(columns=[c for c in reserved if c in raw.columns])
+    encoder = FeatureEncoder(
+        exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
+    )
+    if label is not None and label.notna().any():
+        known = label.notna().to_numpy()
+        encoder.fit(frame.loc[known], label[known].to_numpy())
+    else:
+        encoder.fit(frame)
+    kinds = {f.name: f.kind for f in encoder.features_}
+    out = []
+    for column in map(str, raw.columns):
+        role = reserved.get(column) or (
+            "feature" if column in kinds else f"excluded: {encoder.excluded_.get(column, '')}"
+        )
+        out.append(
+            {
+                "column": column,
+                "type": kinds.get(column, str(raw[column].dtype)),
+                "missing": float(raw[column].isna().mean()),
+                "distinct": int(raw[column].nunique()),
+                "role": role,
+                "rows": len(raw),
+            }
+        )
+    return out
 
 
 def rerender_report(settings: Settings, run: str) -> Path:

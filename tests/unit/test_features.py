@@ -92,12 +92,14 @@ def test_leaking_columns_are_excluded_unless_declared() -> None:
     rng = np.random.default_rng(1)
     n = 2000
     y = (rng.uniform(size=n) < 0.3).astype(float)
-    frame = pd.DataFrame({
-        "size": rng.normal(size=n),
-        "call_seconds": y * 500 + rng.uniform(0, 100, n),
-        "close_reason_code": np.where(y == 1, np.nan, rng.uniform(size=n)),
-        "stage_name": np.where(y == 1, "signed", "dropped"),
-    })
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=n),
+            "call_seconds": y * 500 + rng.uniform(0, 100, n),
+            "close_reason_code": np.where(y == 1, np.nan, rng.uniform(size=n)),
+            "stage_name": np.where(y == 1, "signed", "dropped"),
+        }
+    )
     enc = FeatureEncoder().fit(frame, y)
     assert enc.feature_names_ == ["size"]
     assert enc.excluded_["call_seconds"].startswith("leaks the label: alone")

@@ -87,6 +87,14 @@ def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list
         keep_default_na=True,
         skipinitialspace=True,
     )
+    if len(frame.columns) == 1 and len(sample.splitlines()[0]) > 30:
+        raise InputError(
+            f"only one column found ('{str(frame.columns[0])[:40]}...'): the delimiter was not "
+            "recognised (use comma, semicolon, tab or |)",
+            path=str(path),
+            column=str(frame.columns[0])[:40],
+            rows=[1],
+        )
     return frame, [name.strip() for name in header]
 
 

@@ -154,7 +154,16 @@ def parse_timestamps(values: pd.Series, *, column: str, source: str) -> pd.Serie
             column=column,
             rows=_row_numbers(bad),
         )
-    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+    naive = parsed.dt.tz_localize(None)
+    outside = naive.notna() & ((naive.dt.year > 2261) | (naive.dt.year < 1678))
+    if outside.any():
+        raise InputError(
+            f"timestamp '{text[outside].iloc[0]}' is out of range (years 1678 to 2261)",
+            path=source,
+            column=column,
+            rows=_row_numbers(outside),
+        )
+    return naive.astype("datetime64[ns]")
 
 
 def _lead_ids(
@@ -311,6 +320,14 @@ def _optional_amount(raw: pd.DataFrame, column: str | None, *, source: str) -> p
     if bad.any():
         raise InputError(
             "amount is not a number", path=source, column=column, rows=_row_numbers(bad)
+        )
+    wrong = (values < 0) | np.isinf(values.to_numpy(dtype=float))
+    if wrong.any():
+        raise InputError(
+            f"amount must be a finite number of at least 0, found {values[wrong].iloc[0]}",
+            path=source,
+            column=column,
+            rows=_row_numbers(wrong),
         )
     return values.astype("float64")
 

@@ -1,0 +1,368 @@
+"""A catalogue of malformed inputs, each through the real CLI.
+
+Every case must exit 2 with a one-line message naming the file (and, where there is one, the
+column and an example row), and leave the registry, the store and earlier reports untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.conftest import run_cli
+
+from leadloop.data.synthetic import SyntheticSpec
+from leadloop.pipeline import write_synthetic
+
+Mutate = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mutate: Mutate
+    expect: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _leads(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "data" / "leads.csv")
+
+
+def _outcomes(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "data" / "outcomes.csv")
+
+
+def _save(root: Path, name: str, frame: pd.DataFrame) -> None:
+    frame.to_csv(root / "data" / name, index=False)
+
+
+def _write(name: str, content: bytes) -> Mutate:
+    return lambda root: (root / "data" / name).write_bytes(content)
+
+
+def _config(text: str) -> Mutate:
+    return lambda root: (root / "leadloop.yaml").write_text(text)
+
+
+def _edit_leads(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Mutate:
+    return lambda root: _save(root, "leads.csv", change(_leads(root)))
+
+
+def _edit_outcomes(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Mutate:
+    return lambda root: _save(root, "outcomes.csv", change(_outcomes(root)))
+
+
+def _set(frame: pd.DataFrame, column: str, row: int, value: object) -> pd.DataFrame:
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+    return frame
+
+
+def _both(first: Mutate, second: Mutate) -> Mutate:
+    def run(root: Path) -> None:
+        first(root)
+        second(root)
+
+    return run
+
+
+LEADS_AT = "leads:\n  path: data/leads.{}\n"
+CASES = [
+    Case("empty file", _write("leads.csv", b""), ("leads.csv", "file is empty")),
+    Case(
+        "header only", _write("leads.csv", b"lead_id,created_at,size\n"), ("leads.csv", "no rows")
+    ),
+    Case("binary garbage", _write("leads.csv", bytes(range(256)) * 40), ("leads.csv", "binary")),
+    Case(
+        "unknown delimiter",
+        lambda r: (r / "data" / "leads.csv").write_text(_leads(r).to_csv(index=False, sep="#")),
+        ("leads.csv", "delimiter was not recognised"),
+    ),
+    Case(
+        "duplicate column names",
+        _write("leads.csv", b"lead_id,created_at,x,x\n1,2025-01-01,1,2\n"),
+        ("leads.csv", "duplicate column names ['x']"),
+    ),
+    Case(
+        "configured id column missing",
+        _config("leads:\n  id_column: customer\n"),
+        ("leads.csv", "column 'customer'", "missing"),
+    ),
+    Case(
+        "configured timestamp missing",
+        _config("leads:\n  created_at_column: opened\n"),
+        ("leads.csv", "column 'opened'"),
+    ),
+    Case(
+        "duplicate ids",
+        _edit_leads(lambda f: _set(f, "lead_id", 7, f.loc[3, "lead_id"])),
+        ("leads.csv", "column 'lead_id'", "rows 4, 8", "duplicate lead ids"),
+    ),
+    Case(
+        "blank id",
+        _edit_leads(lambda f: _set(f, "lead_id", 5, None)),
+        ("leads.csv", "column 'lead_id'", "rows 6", "missing"),
+    ),
+    Case(
+        "unparseable date",
+        _edit_leads(lambda f: _set(f, "created_at", 9, "31/31/2025 25:99")),
+        ("leads.csv", "column 'created_at'", "rows 10", "cannot parse timestamp"),
+    ),
+    Case(
+        "created in the future",
+        _edit_leads(lambda f: _set(f, "created_at", 4, "2099-01-01")),
+        ("leads.csv", "column 'created_at'", "rows 5", "future"),
+    ),
+    Case(
+        "all-missing timestamps",
+        _edit_leads(lambda f: f.assign(created_at=None)),
+        ("leads.csv", "column 'created_at'", "rows 1"),
+    ),
+    Case(
+        "infinite number",
+        _edit_leads(lambda f: _set(f, "company_size", 2, "inf")),
+        ("leads.csv", "column 'company_size'", "rows 3", "infinite"),
+    ),
+    Case(
+        "negative infinity",
+        _edit_leads(lambda f: _set(f, "pages_viewed", 11, "-inf")),
+        ("leads.csv", "column 'pages_viewed'", "rows 12", "infinite"),
+    ),
+    Case(
+        "mixed types",
+        _edit_leads(lambda f: _set(f, "emails_opened", 6, "lots")),
+        ("leads.csv", "column 'emails_opened'", "rows 7", "mixes numbers with text"),
+    ),
+    Case(
+        "huge field",
+        _edit_leads(lambda f: _set(f, "industry", 3, "x" * 50_000)),
+        ("leads.csv", "column 'industry'", "rows 4", "longer than"),
+    ),
+    Case(
+        "unsupported file type", _config(LEADS_AT.format("json")), ("leads.json", "file not found")
+    ),
+    Case(
+        "json file present",
+        _both(_write("leads.json", b"{}"), _config(LEADS_AT.format("json"))),
+        ("leads.json", "unsupported file type"),
+    ),
+    Case(
+        "missing file", _config("leads:\n  path: data/nope.csv\n"), ("nope.csv", "file not found")
+    ),
+    Case(
+        "directory, not file",
+        _both(
+            lambda r: (r / "data" / "dir.csv").mkdir(),
+            _config(LEADS_AT.format("csv").replace("leads.", "dir.")),
+        ),
+        ("dir.csv", "directory"),
+    ),
+    Case(
+        "single-class label",
+        _both(
+            _edit_leads(lambda f: f.assign(converted="yes")),
+            _config("leads:\n  label_column: converted\n"),
+        ),
+        ("leads.csv", "column 'converted'", "single class"),
+    ),
+    Case(
+        "label outside yes/no",
+        _both(
+            _edit_leads(lambda f: f.assign(converted="maybe")),
+            _config("leads:\n  label_column: converted\n"),
+        ),
+        ("leads.csv", "column 'converted'", "rows 1", "'maybe'"),
+    ),
+    Case(
+        "label column missing",
+        _config("leads:\n  label_column: converted\n"),
+        ("leads.csv", "column 'converted'", "missing"),
+    ),
+    Case(
+        "date out of range",
+        _edit_leads(lambda f: _set(f, "created_at", 4, "2999-01-01")),
+        ("leads.csv", "column 'created_at'", "rows 5", "out of range"),
+    ),
+    Case(
+        "broken parquet",
+        _both(_write("leads.parquet", b"PAR1 not really"), _config(LEADS_AT.format("parquet"))),
+        ("leads.parquet", "cannot be read"),
+    ),
+    Case(
+        "broken xlsx",
+        _both(_write("leads.xlsx", b"not a workbook"), _config(LEADS_AT.format("xlsx"))),
+        ("leads.xlsx", "cannot be read"),
+    ),
+    Case("outcomes empty", _write("outcomes.csv", b""), ("outcomes.csv", "file is empty")),
+    Case(
+        "outcomes header only",
+        _write("outcomes.csv", b"lead_id,outcome,occurred_at\n"),
+        ("outcomes.csv", "no rows"),
+    ),
+    Case(
+        "outcomes binary", _write("outcomes.csv", b"\x00\x01\x02" * 500), ("outcomes.csv", "binary")
+    ),
+    Case(
+        "no outcome column",
+        _edit_outcomes(lambda f: f.drop(columns=["outcome"])),
+        ("outcomes.csv", "column 'outcome'", "missing"),
+    ),
+    Case(
+        "no occurred_at column",
+        _edit_outcomes(lambda f: f.drop(columns=["occurred_at"])),
+        ("outcomes.csv", "column 'occurred_at'", "missing"),
+    ),
+    Case(
+        "no lead id, no row order",
+        _edit_outcomes(lambda f: f.drop(columns=["lead_id"])),
+        ("outcomes.csv", "column 'lead_id'", "row order"),
+    ),
+    Case(
+        "row order, other length",
+        _both(
+            _edit_outcomes(lambda f: f.drop(columns=["lead_id"])),
+            _config("outcomes:\n  join: row_order\n"),
+        ),
+        ("outcomes.csv", "as many outcome rows as leads"),
+    ),
+    Case(
+        "outcome outside mapping",
+        _edit_outcomes(lambda f: _set(f, "outcome", 2, "Negotiation")),
+        ("outcomes.csv", "column 'outcome'", "rows 3", "'Negotiation'"),
+    ),
+    Case(
+        "unparseable event time",
+        _edit_outcomes(lambda f: _set(f, "occurred_at", 8, "soon")),
+        ("outcomes.csv", "column 'occurred_at'", "rows 9", "'soon'"),
+    ),
+    Case(
+        "amount not a number",
+        _edit_outcomes(lambda f: _set(f, "amount", 1, "lots")),
+        ("outcomes.csv", "column 'amount'", "rows 2", "not a number"),
+    ),
+    Case(
+        "negative amount",
+        _edit_outcomes(lambda f: _set(f, "amount", 3, -50)),
+        ("outcomes.csv", "column 'amount'", "rows 4", "at least 0"),
+    ),
+    Case(
+        "outcomes for unknown leads",
+        _edit_outcomes(lambda f: f.assign(lead_id="X" + f["lead_id"].astype(str))),
+        ("outcomes.csv", "column 'lead_id'", "rows 1", "no outcome names a lead"),
+    ),
+    Case(
+        "config typo",
+        _config("lables:\n  maturity_days: 30\n"),
+        ("leadloop.yaml", "unknown key 'lables'"),
+    ),
+    Case(
+        "config wrong type",
+        _config("labels:\n  maturity_days: soon\n"),
+        ("leadloop.yaml", "labels.maturity_days"),
+    ),
+    Case("config not YAML", _config("labels: [unclosed\n"), ("leadloop.yaml", "not valid YAML")),
+    Case(
+        "config file not found",
+        lambda r: None,
+        ("other.yaml", "not found"),
+        args=("--config", "other.yaml"),
+    ),
+    Case(
+        "won and lost overlap",
+        _config("outcomes:\n  won_values: [x]\n  lost_values: [x]\n"),
+        ("leadloop.yaml", "both won and lost"),
+    ),
+    Case(
+        "holdout fraction out of range",
+        _config("split:\n  holdout_fraction: 1.5\n"),
+        ("leadloop.yaml", "split.holdout_fraction"),
+    ),
+    Case(
+        "grade cut-offs not descending",
+        _config("evaluation:\n  grade_cutoffs: [0.1, 0.2, 0.4]\n"),
+        ("leadloop.yaml", "evaluation.grade_cutoffs"),
+    ),
+    Case(
+        "no labelled leads at the cutoff",
+        _config("labels:\n  cutoff: 2000-01-01\n"),
+        ("no labelled leads",),
+    ),
+    Case(
+        "one class of CRM labels",
+        _both(
+            _edit_outcomes(lambda f: f.assign(outcome="Closed Won")),
+            _config("labels:\n  unmatured: exclude\n"),
+        ),
+        ("too few labelled leads", "0 lost"),
+    ),
+    Case(
+        "bad environment override",
+        lambda r: None,
+        ("labels.maturity_days",),
+        extra={"LEADLOOP_LABELS__MATURITY_DAYS": "-3"},
+    ),
+]
+
+
+def _fingerprint(root: Path) -> tuple[str, list[str]]:
+    store = root / ".leadloop" / "mlflow.db"
+    digest = hashlib.sha256(store.read_bytes()).hexdigest()
+    reports = sorted(str(p.relative_to(root)) for p in (root / "reports").rglob("*"))
+    return digest, reports
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project that has run once: a store, a champion and a report exist."""
+    root = tmp_path_factory.mktemp("baseline")
+    write_synthetic(
+        SyntheticSpec(n_leads=3000, months=12, seed=4),
+        leads_path=root / "data" / "leads.csv",
+        outcomes_path=root / "data" / "outcomes.csv",
+    )
+    done = run_cli("run", cwd=root)
+    assert done.returncode in (0, 3), done.stderr
+    return root
+
+
+def _attempt(case: Case, baseline: Path, root: Path) -> tuple[Case, int, str, bool]:
+    shutil.copytree(baseline, root)
+    before = _fingerprint(root)
+    case.mutate(root)
+    done = run_cli("run", *case.args, cwd=root, env=case.extra)
+    return case, done.returncode, done.stderr.strip(), _fingerprint(root) == before
+
+
+def test_catalogue_has_at_least_forty_cases() -> None:
+    """It covers at least forty distinct malformed inputs."""
+    assert len({c.name for c in CASES}) == len(CASES) >= 40
+
+
+def test_every_bad_input_exits_2_with_one_line(baseline: Path, tmp_path: Path) -> None:
+    """It exits 2 with one line naming file, column and row, and changes no store or report."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(lambda c: _attempt(c[1], baseline, tmp_path / f"case{c[0]}"), enumerate(CASES))
+        )
+    failures = []
+    for case, code, message, untouched in results:
+        problems = []
+        if code != 2:
+            problems.append(f"exit {code}")
+        if len(message.splitlines()) != 1 or "Traceback" in message:
+            problems.append("not one line")
+        flat = " ".join(message.split())
+        problems += [f"no '{word}'" for word in case.expect if word not in flat]
+        if not untouched:
+            problems.append("store or reports changed")
+        if problems:
+            failures.append(f"{case.name}: {', '.join(problems)} :: {message[:300]}")
+    assert not failures, "\n".join(failures)
