@@ -196,7 +196,9 @@ def _lead_ids(
 
 def _id_strings(ids: pd.Series) -> pd.Series:
     """Ids as strings; whole floats (from a CSV column with gaps) lose their '.0'."""
-    if pd.api.types.is_float_dtype(ids) and bool((ids.dropna() % 1 == 0).all()):
+    present = ids.dropna()
+    whole = pd.api.types.is_float_dtype(ids) and bool((present % 1 == 0).all())
+    if whole and bool((present.abs() < 2**53).all()):
         ids = ids.astype("Int64")
     return ids.astype(str).str.strip()
 
