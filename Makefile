@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench clean example-bank
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+example-bank: $(STAMP)
+	cd examples/bank-marketing && ../../$(BIN)/python prepare.py && ../../$(BIN)/leadloop run
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop.py

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from leadloop.data.synthetic import SyntheticSpec
 
+from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
 
 SMALL = SyntheticSpec(n_leads=4000, months=12, seed=3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from leadloop.data.synthetic import SyntheticSpec, generate
 
 from leadloop.config import ModelConfig, SplitConfig
+from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.model.train import LeadModel, train_model
 
 CONFIG = ModelConfig(num_boost_round=200, num_threads=1)

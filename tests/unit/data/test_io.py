@@ -69,3 +69,40 @@ def test_dvc_hash_read_from_pointer_file(tmp_path: Path) -> None:
         "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 11\n  path: leads.csv\n"
     )
     assert io.dvc_hash(data) == "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_delimiters_are_sniffed(tmp_path: Path, sep: str) -> None:
+    """It finds the delimiter of a CSV on its own, quoting included."""
+    path = tmp_path / "t.csv"
+    path.write_text(f'lead_id{sep}name{sep}size\n1{sep}"Smith{sep} Jones"{sep}3\n2{sep}x{sep}4\n')
+    frame = io.read_table(path)
+    assert list(frame.columns) == ["lead_id", "name", "size"]
+    assert frame["name"].iloc[0] == f"Smith{sep} Jones"
+
+
+def test_latin1_and_trailing_delimiters(tmp_path: Path) -> None:
+    """It reads Latin-1 text and ignores the empty columns of trailing delimiters."""
+    path = tmp_path / "t.csv"
+    path.write_bytes("lead_id;city;\n1;Málaga;\n2;Zürich;\n".encode("latin-1"))
+    frame = io.read_table(path)
+    assert list(frame.columns) == ["lead_id", "city"]
+    assert frame["city"].tolist() == ["Málaga", "Zürich"]
+
+
+def test_placeholders_become_missing(tmp_path: Path) -> None:
+    """It treats configured placeholder values as missing, in CSV and Parquet alike."""
+    frame = pd.DataFrame({"lead_id": ["1", "2", "3"], "title": ["Select", "CEO", "N/A"]})
+    for name in ("t.csv", "t.parquet"):
+        io.write_table(frame, tmp_path / name)
+        back = io.read_table(tmp_path / name, missing=("N/A", "Select"))
+        assert back["title"].isna().tolist() == [True, False, True]
+
+
+def test_excel(tmp_path: Path) -> None:
+    """It reads an Excel export."""
+    frame = pd.DataFrame({"lead_id": ["a", "b"], "size": [1.5, None]})
+    frame.to_excel(tmp_path / "t.xlsx", index=False)
+    back = io.read_table(tmp_path / "t.xlsx")
+    assert back["lead_id"].tolist() == ["a", "b"]
+    assert back["size"].isna().tolist() == [False, True]
