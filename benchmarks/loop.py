@@ -25,9 +25,9 @@ SIZES = [100_000, 1_000_000]
 def one(n: int) -> dict[str, float]:
     """Generate n leads into a temp dir, run the loop once, return the figures."""
     import pandas as pd
-    from leadloop.data.synthetic import SyntheticSpec
 
     from leadloop.config import load_settings
+    from leadloop.data.synthetic import SyntheticSpec
     from leadloop.pipeline import run_loop, write_synthetic
 
     with tempfile.TemporaryDirectory() as tmp:

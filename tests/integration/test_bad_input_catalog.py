@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.conftest import run_cli
 
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
+from tests.conftest import run_cli
 
 Mutate = Callable[[Path], None]
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).parents[2]

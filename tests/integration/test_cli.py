@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pandas as pd
-from tests.conftest import run_cli
 
 from leadloop.config import load_settings
+from tests.conftest import run_cli
 
 
 def test_init_writes_valid_config(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).parents[2]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+
 from tests.conftest import run_cli
 
 
@@ -21,9 +22,8 @@ def _client(root: Path) -> MlflowClient:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """Run `leadloop run` twice on the same small generated set."""
-    from tests.conftest import SMALL
-
     from leadloop.pipeline import write_synthetic
+    from tests.conftest import SMALL
 
     root = tmp_path_factory.mktemp("loop")
     write_synthetic(
