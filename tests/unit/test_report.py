@@ -82,6 +82,9 @@ def test_report_carries_the_runs_numbers(run: LoopResult) -> None:
     comparison = " ".join(outline.text["comparison"])
     for role in ("champion", "challenger"):
         assert f"{run.record['metrics'][role]['roc_auc']:.3f}" in comparison
+    data = " ".join(outline.text["data"])
+    for name in run.record["features"]["challenger"]["excluded"]:
+        assert name in data
     checks = " ".join(outline.text["checks"])
     for check in run.decision.checks:
         assert check.name in checks

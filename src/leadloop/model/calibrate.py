@@ -14,6 +14,7 @@ from sklearn.isotonic import IsotonicRegression
 
 Method = Literal["isotonic", "sigmoid"]
 _EPS = 1e-6
+_TIE_BREAK = 1e-6
 
 
 class Calibrator:
@@ -38,7 +39,10 @@ class Calibrator:
         """Calibrated probabilities, clipped away from exactly 0 and 1."""
         margin = np.asarray(margin, dtype=np.float64)
         if self.method == "isotonic":
-            proba = np.interp(margin, self.x_, self.y_)
+            # A vanishing tie-breaker keeps the booster's ranking inside flat isotonic steps, so
+            # calibration does not throw ranking power away (it moves probabilities by < 1e-6).
+            tie_break = _TIE_BREAK * (1.0 / (1.0 + np.exp(-margin)) - 0.5)
+            proba = np.interp(margin, self.x_, self.y_) + tie_break
         else:
             a, b = self.coef_
             proba = 1.0 / (1.0 + np.exp(-(a * margin + b)))

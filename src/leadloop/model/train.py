@@ -54,7 +54,7 @@ class LeadModel:
         return self.calibrator.predict(np.asarray(margin))
 
     def mean_abs_contributions(
-        self, frame: pd.DataFrame, *, max_rows: int = 20_000, seed: int = 0
+        self, frame: pd.DataFrame, *, max_rows: int = 2_000, seed: int = 0
     ) -> dict[str, float]:
         """Global importance: mean |TreeSHAP contribution| per feature (log-odds), on a sample."""
         if len(frame) > max_rows:

@@ -52,6 +52,7 @@ def render_report(
         ),
         "importance_svg": plots.importance(importance) if importance else None,
         "migration": assessment.get("score_shift"),
+        "excluded": (record.get("features") or {}).get("challenger", {}).get("excluded", {}),
     }
     return _environment().get_template("report.html.j2").render(**context)
 

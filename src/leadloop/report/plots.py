@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+GRID = np.linspace(0.0, 1.0, 201)  # curves are drawn at 201 points, whatever the holdout size
 COLOURS = {
     "champion": "#4c72b0",
     "challenger": "#dd8452",
@@ -44,7 +45,7 @@ def roc(y: np.ndarray, scores: dict[str, np.ndarray]) -> str:
     fig, ax = _figure()
     for role, p in scores.items():
         fpr, tpr, _ = roc_curve(y, p)
-        ax.plot(fpr, tpr, label=role, color=COLOURS[role])
+        ax.plot(GRID, np.interp(GRID, fpr, tpr), label=role, color=COLOURS[role])
     ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax.legend(loc="lower right")
@@ -56,7 +57,9 @@ def precision_recall(y: np.ndarray, scores: dict[str, np.ndarray]) -> str:
     fig, ax = _figure()
     for role, p in scores.items():
         precision, recall, _ = precision_recall_curve(y, p)
-        ax.plot(recall, precision, label=role, color=COLOURS[role])
+        ax.plot(
+            GRID, np.interp(GRID, recall[::-1], precision[::-1]), label=role, color=COLOURS[role]
+        )
     ax.axhline(float(np.mean(y)), ls="--", color="#999999", lw=1, label="base rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall")
     ax.legend(loc="upper right")
@@ -86,7 +89,7 @@ def gains(y: np.ndarray, scores: dict[str, np.ndarray], *, capacity: float) -> s
     share = np.arange(1, len(y) + 1) / len(y)
     for role, p in scores.items():
         found = np.cumsum(y[np.argsort(-p, kind="stable")]) / max(float(y.sum()), 1.0)
-        ax.plot(share, found, label=role, color=COLOURS[role])
+        ax.plot(GRID, np.interp(GRID, share, found), label=role, color=COLOURS[role])
     ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=1, label="random")
     ax.axvline(capacity, color="#2ca02c", lw=1.5, label=f"sales capacity ({capacity:.0%})")
     ax.set(
