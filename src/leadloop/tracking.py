@@ -209,12 +209,6 @@ class Tracker:
             row["aliases"] = sorted(aliases.get(row["version"], []))
         return rows
 
-    def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Add tags to a finished run (e.g. the final decision)."""
-        client = self._client()
-        for key, value in tags.items():
-            client.set_tag(run_id, key, value)
-
     def _log_model(self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str) -> str:
         with (
             mlflow.start_run(
