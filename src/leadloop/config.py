@@ -132,7 +132,7 @@ class GateConfig(_Section):
     """Promotion policy: what the challenger must show before it replaces the champion."""
 
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    min_auc_gain: float = Field(default=0.0, ge=0)
+    min_auc_gain: float = Field(default=0.005, ge=0)
     max_recall_drop: float = Field(default=0.01, ge=0)
     max_ece: float = Field(default=0.05, gt=0)
     ece_tolerance: float = Field(default=0.01, ge=0)
