@@ -19,10 +19,16 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from leadloop import pipeline
+from leadloop import batch, pipeline
 from leadloop.config import CONFIG_FILENAME, Settings, load_settings
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.errors import LeadloopError
@@ -101,6 +107,82 @@ def _json_summary(result: pipeline.LoopResult) -> dict[str, object]:
         "decision": result.decision.to_dict(),
         "metrics": result.record["metrics"],
     }
+
+
+@app.command()
+def score(
+    source: Annotated[Path, typer.Argument(help="Leads to score: a CSV or Parquet file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where: .csv or .parquet.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="A registered version number or an alias.")
+    ] = "champion",
+    reasons: Annotated[
+        int | None,
+        typer.Option(help="Top positive and negative factors per lead; 0 skips them (fast)."),
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read at a time (bounds memory).")] = (
+        batch.CHUNK_ROWS
+    ),
+    config: ConfigOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Score a file of leads with the champion (or --model): probability, score, grade, reasons."""
+    settings = _guard(lambda: _settings(config))
+    if chunk_rows < 1 or (reasons is not None and reasons < 0):
+        err_console.print("--chunk-rows must be positive and --reasons at least 0")
+        raise typer.Exit(2)
+    scorer = _guard(lambda: batch.load_scorer(settings, model, reasons=reasons))
+    columns = (TextColumn("scoring"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    enabled = not quiet and console.is_terminal
+    with Progress(*columns, console=console, transient=True, disable=not enabled) as bar:
+        task = bar.add_task("scoring", total=1.0)
+        result = _guard(
+            lambda: batch.score_file(
+                settings,
+                source,
+                output,
+                scorer=scorer,
+                chunk_rows=chunk_rows,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        )
+    grades = ", ".join(f"{g}: {n:,}" for g, n in result.grades.items()) or "none"
+    console.print(
+        f"scored {result.rows:,} leads with v{result.model_version} in {result.seconds:.1f} s "
+        f"({grades}) -> {result.output}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (default: serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: serve.workers).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Start the scoring API and the CRM webhook (FastAPI under uvicorn)."""
+    import uvicorn
+
+    from leadloop.serve.app import CONFIG_ENV, create_app
+
+    settings = _guard(lambda: _settings(config))
+    host = host or settings.serve.host
+    port = settings.serve.port if port is None else port
+    workers = workers or settings.serve.workers
+    console.print(f"leadloop serving on http://{host}:{port} (API docs at /docs)")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    uvicorn.run(
+        "leadloop.serve.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @app.command()

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadloop.errors import ConfigError
 
@@ -60,6 +68,7 @@ class LeadsConfig(_Section):
 class OutcomesConfig(_Section):
     """Where the CRM outcome events are, their columns, and how their values map to won/lost."""
 
+    source: Literal["file", "store"] = "file"
     path: Path = Path("data/outcomes.csv")
     id_column: str = "lead_id"
     outcome_column: str = "outcome"
@@ -78,6 +87,26 @@ class OutcomesConfig(_Section):
         if not self.won_values or not self.lost_values:
             raise ValueError("won_values and lost_values must each list at least one value")
         return self
+
+
+class ServeConfig(_Section):
+    """The scoring service, the feedback webhook and the feedback store.
+
+    Secrets belong in the environment (``LEADLOOP_SERVE__API_KEY``,
+    ``LEADLOOP_SERVE__WEBHOOK_SECRET``), not in the file; they are never logged.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    api_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    store_url: str = "sqlite:///.leadloop/feedback.db"
+    max_batch: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    replay_window_seconds: int = Field(default=300, ge=1)
+    reload_seconds: float = Field(default=10.0, gt=0)
+    reasons: int = Field(default=3, ge=0, le=20)
 
 
 class LabelsConfig(_Section):
@@ -179,9 +208,16 @@ class Settings(_Section):
     gate: GateConfig = GateConfig()
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
+    serve: ServeConfig = ServeConfig()
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING))
     reports_dir: Path = Path("reports")
     base_dir: Path = Path(".")
+
+    @field_validator("outcomes", mode="before")
+    @classmethod
+    def _outcomes_shorthand(cls, value: Any) -> Any:
+        """``outcomes: store`` reads the CRM outcomes the webhook stored."""
+        return {"source": "store"} if value == "store" else value
 
     @field_validator("base_dir")
     @classmethod
@@ -194,8 +230,14 @@ class Settings(_Section):
 
     def tracking_uri(self) -> str:
         """The MLflow tracking URI with a relative SQLite path made absolute."""
+        return self._absolute_sqlite(self.tracking.uri)
+
+    def store_url(self) -> str:
+        """The feedback store's SQLAlchemy URL with a relative SQLite path made absolute."""
+        return self._absolute_sqlite(self.serve.store_url)
+
+    def _absolute_sqlite(self, uri: str) -> str:
         prefix = "sqlite:///"
-        uri = self.tracking.uri
         if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
             return prefix + str(self.base_dir / uri[len(prefix) :])
         return uri

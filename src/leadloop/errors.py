@@ -29,10 +29,16 @@ class InputError(LeadloopError):
         column: str | None = None,
         rows: Sequence[object] | None = None,
     ) -> None:
+        self.detail = message
         self.path = path
         self.column = column
         self.rows = list(rows) if rows is not None else []
         super().__init__(_locate(message, path=path, column=column, rows=self.rows))
+
+    def shifted(self, offset: int) -> InputError:
+        """The same error with row numbers moved by ``offset`` (for a chunk of a larger file)."""
+        rows = [r + offset if isinstance(r, int) else r for r in self.rows]
+        return InputError(self.detail, path=self.path, column=self.column, rows=rows)
 
 
 class ConfigError(LeadloopError):

@@ -9,6 +9,7 @@ stay NaN, as in training.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -132,6 +133,45 @@ class FeatureEncoder:
             out[:, j] = _encode(frame[feat.name], feat, reference=reference, source=source)
         return out
 
+    def transform_records(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        now: pd.Timestamp | None = None,
+        source: str = "request",
+    ) -> np.ndarray:
+        """Encode plain records (JSON objects) exactly as ``transform`` encodes a table.
+
+        The per-request path: no DataFrame is built. A key a record lacks is a missing value;
+        a datetime feature's age is taken at the record's ``created_at``, else at ``now``.
+        """
+        out = np.full((len(records), len(self.features_)), np.nan, dtype=np.float64)
+        codes = self._codes()
+        now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+        for j, feat in enumerate(self.features_):
+            for i, record in enumerate(records):
+                value = record.get(feat.name)
+                if value is None or (isinstance(value, float) and value != value):
+                    continue
+                try:
+                    out[i, j] = _encode_value(value, feat, codes[j], record, now)
+                except (TypeError, ValueError) as err:
+                    raise InputError(
+                        f"expected {_EXPECTED[feat.kind]}, found {value!r}",
+                        path=source,
+                        column=feat.name,
+                        rows=[i + 1],
+                    ) from err
+        return out
+
+    def _codes(self) -> list[dict[str, int]]:
+        """Per feature, category text -> LightGBM code (cached: the encoder is fitted once)."""
+        cached: list[dict[str, int]] | None = getattr(self, "_codes_cache", None)
+        if cached is None:
+            cached = [{c: k for k, c in enumerate(f.categories)} for f in self.features_]
+            self._codes_cache = cached
+        return cached
+
     @property
     def feature_names_(self) -> list[str]:
         return [f.name for f in self.features_]
@@ -241,6 +281,41 @@ def _encode(
     out[codes < 0] = len(feat.categories)  # rare or unseen: the shared "other" code
     out[values.isna().to_numpy()] = np.nan
     return out
+
+
+_EXPECTED = {
+    "numeric": "a number",
+    "boolean": "true or false",
+    "datetime": "a timestamp",
+    "categorical": "a text value",
+}
+
+
+def _encode_value(
+    value: Any, feat: Feature, codes: dict[str, int], record: Mapping[str, Any], now: pd.Timestamp
+) -> float:
+    """One present value, encoded as ``_encode`` encodes a column (the same rules, row by row)."""
+    if feat.kind == "numeric":
+        number = float(value)  # bools, ints, floats and numeric text, as pd.to_numeric takes them
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty text")
+        return number if np.isfinite(number) else np.nan
+    if feat.kind == "boolean":
+        if isinstance(value, bool | int | float):
+            return float(value)
+        return _BOOL_TEXT.get(str(value).strip().lower(), np.nan)
+    if feat.kind == "datetime":
+        stamp = _naive_utc(pd.Timestamp(value))
+        created = record.get("created_at")
+        ref = _naive_utc(pd.Timestamp(created)) if created is not None else now
+        return float((ref - stamp).total_seconds() / 86400.0)
+    return float(codes.get(str(value), len(feat.categories)))
+
+
+def _naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    if pd.isna(stamp):
+        raise ValueError("not a timestamp")
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def _numeric(values: pd.Series, name: str, source: str) -> np.ndarray:

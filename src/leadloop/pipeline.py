@@ -23,6 +23,7 @@ from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.labels import LabelResult, label_leads
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
+from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
@@ -106,16 +107,21 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
         source=str(leads_path),
         now=now,
     )
-    outcomes = prepare_outcomes(
-        io.read_table(outcomes_path, missing=missing),
-        settings.outcomes,
-        source=str(outcomes_path),
-        leads=leads.frame,
-    )
-    digests = {"leads": io.file_digest(leads_path), "outcomes": io.file_digest(outcomes_path)}
+    if settings.outcomes.source == "store":
+        outcomes, outcomes_digest = _stored_outcomes(settings, leads.frame)
+    else:
+        outcomes = prepare_outcomes(
+            io.read_table(outcomes_path, missing=missing),
+            settings.outcomes,
+            source=str(outcomes_path),
+            leads=leads.frame,
+        )
+        outcomes_digest = io.file_digest(outcomes_path)
+    digests = {"leads": io.file_digest(leads_path), "outcomes": outcomes_digest}
     dvc = {
         name: io.dvc_hash(path)
         for name, path in (("leads", leads_path), ("outcomes", outcomes_path))
+        if name == "leads" or settings.outcomes.source == "file"
     }
     combined = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
     return Inputs(
@@ -126,6 +132,34 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
         list(leads.warnings),
         {k: v for k, v in dvc.items() if v},
     )
+
+
+def _stored_outcomes(settings: Settings, leads: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The outcome events the webhook stored, validated like a CRM export, and their digest."""
+    store = FeedbackStore(settings.store_url()).create()
+    try:
+        raw = store.outcomes()
+    finally:
+        store.dispose()
+    source = f"feedback store {store.safe_url}"
+    if raw.empty:
+        raise InputError(
+            "holds no outcome events yet (the CRM webhook POST /v1/feedback fills it)",
+            path=source,
+        )
+    # The store's columns are fixed; only the won/lost mapping comes from the configuration.
+    config = settings.outcomes.model_copy(
+        update={
+            "id_column": "lead_id",
+            "outcome_column": "outcome",
+            "occurred_at_column": "occurred_at",
+            "event_id_column": "event_id",
+            "amount_column": "amount",
+            "join": "id",
+        }
+    )
+    digest = hashlib.sha256(pd.util.hash_pandas_object(raw, index=False).to_numpy().tobytes())
+    return prepare_outcomes(raw, config, source=source, leads=leads), digest.hexdigest()
 
 
 def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> pd.Timestamp:
@@ -405,7 +439,7 @@ def _check_joined(settings: Settings, inputs: Inputs, labels: LabelResult) -> No
         raise InputError(
             f"no outcome names a lead in {settings.resolve(settings.leads.path)} (e.g. "
             f"'{example}'); check that both files use the same lead ids",
-            path=str(settings.resolve(settings.outcomes.path)),
+            path=_outcomes_location(settings),
             column=settings.outcomes.id_column,
             rows=[1],
         )
@@ -531,11 +565,17 @@ def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:
             "sha256": inputs.digests["leads"],
         },
         "outcomes": {
-            "path": str(settings.resolve(settings.outcomes.path)),
+            "path": _outcomes_location(settings),
             "rows": len(inputs.outcomes),
             "sha256": inputs.digests["outcomes"],
         },
     }
+
+
+def _outcomes_location(settings: Settings) -> str:
+    if settings.outcomes.source == "store":
+        return f"feedback store {safe_url(settings.store_url())}"
+    return str(settings.resolve(settings.outcomes.path))
 
 
 def _publish(
@@ -637,7 +677,7 @@ def _data_metrics(record: dict[str, Any]) -> dict[str, float]:
 def _params(settings: Settings) -> dict[str, Any]:
     """The configuration flattened to MLflow params (section.key -> value)."""
     flat: dict[str, Any] = {}
-    for section, values in settings.model_dump(mode="json", exclude={"base_dir"}).items():
+    for section, values in settings.model_dump(mode="json", exclude={"base_dir", "serve"}).items():
         if isinstance(values, dict):
             flat.update({f"{section}.{k}": str(v)[:500] for k, v in values.items()})
         else:

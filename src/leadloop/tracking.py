@@ -209,6 +209,22 @@ class Tracker:
             row["aliases"] = sorted(aliases.get(row["version"], []))
         return rows
 
+    def model_card(self, version: str) -> dict[str, Any]:
+        """A version's facts for the service: when and how it was trained, holdout metrics."""
+        client = self._client()
+        mv = client.get_model_version(self.name, version)
+        facts = _version_facts(client, mv)
+        role = mv.tags.get("trained_as") or "challenger"
+        parent = (
+            client.get_run(mv.run_id).data.tags.get("mlflow.parentRunId") if mv.run_id else None
+        )
+        metrics = _evaluate_metrics(client, parent) if parent else {}
+        prefix = f"{role}_"
+        facts["holdout_metrics"] = {
+            k[len(prefix) :]: v for k, v in sorted(metrics.items()) if k.startswith(prefix)
+        }
+        return facts
+
     def _log_model(self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str) -> str:
         with (
             mlflow.start_run(
@@ -287,15 +303,19 @@ def _version_facts(client: MlflowClient, mv: Any) -> dict[str, Any]:
 
 def _evaluate_metric(client: MlflowClient, parent: str, key: str) -> float | None:
     """A metric of the 'evaluate' run nested under ``parent``."""
+    return _evaluate_metrics(client, parent).get(key)
+
+
+def _evaluate_metrics(client: MlflowClient, parent: str) -> dict[str, float]:
+    """The metrics of the 'evaluate' run nested under ``parent``."""
     run = client.get_run(parent)
     children = client.search_runs(
         [run.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.pipeline_stage = 'evaluate'",
     )
     if not children:
-        return None
-    value = children[0].data.metrics.get(key)
-    return float(value) if value is not None else None
+        return {}
+    return {k: float(v) for k, v in children[0].data.metrics.items()}
 
 
 def git_commit(path: Path) -> str | None:

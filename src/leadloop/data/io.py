@@ -13,12 +13,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import yaml
 
 from leadloop.config import DEFAULT_MISSING
@@ -134,6 +136,117 @@ def _drop_trailing_empty(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns made by trailing delimiters: unnamed and empty."""
     extra = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
     return frame.drop(columns=extra)
+
+
+class TableChunks:
+    """A CSV or Parquet file read a slice of rows at a time, so memory stays bounded.
+
+    ``columns`` is known before any row is read (to refuse a file that lacks a needed column
+    before doing any work); ``done`` is the share of the file read so far, for progress bars.
+    """
+
+    def __init__(
+        self, path: Path, *, rows: int = 100_000, missing: tuple[str, ...] = DEFAULT_MISSING
+    ) -> None:
+        suffix = _check_file(path)
+        if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+            raise InputError("only CSV and Parquet files can be read in chunks", path=str(path))
+        self.path = path
+        self.rows = rows
+        self.missing = missing
+        self.parquet = suffix in (".parquet", ".pq")
+        self.done = 0.0
+        self.total_rows: int | None = None
+        self.columns = self._open()
+
+    def _open(self) -> list[str]:
+        try:
+            if self.parquet:
+                meta = pq.ParquetFile(self.path)
+                self.total_rows = meta.metadata.num_rows
+                return [str(name) for name in meta.schema_arrow.names]
+            with self.path.open("rb") as handle:
+                head = handle.read(SNIFF_BYTES)
+            if b"\x00" in head:
+                raise InputError("is not a text table (binary content)", path=str(self.path))
+            self.encoding = _encoding(head)
+            sample = head.decode(self.encoding, errors="replace")
+            self.delimiter = _delimiter(sample)
+            header = next(csv.reader(io_module.StringIO(sample), delimiter=self.delimiter), [])
+        except (ValueError, OSError, pa.ArrowException, csv.Error) as err:
+            raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(self.path)) from err
+        return [name.strip() for name in header]
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        try:
+            yield from self._parquet() if self.parquet else self._csv()
+        except InputError:
+            raise
+        except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, csv.Error) as err:
+            raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(self.path)) from err
+
+    def _parquet(self) -> Iterator[pd.DataFrame]:
+        source = pq.ParquetFile(self.path)
+        seen = 0
+        for batch in source.iter_batches(batch_size=self.rows):
+            seen += batch.num_rows
+            self.done = seen / max(self.total_rows or 1, 1)
+            yield _blank_placeholders(batch.to_pandas(), self.missing)
+
+    def _csv(self) -> Iterator[pd.DataFrame]:
+        size = max(self.path.stat().st_size, 1)
+        with self.path.open("rb") as handle:
+            reader = pd.read_csv(
+                handle,
+                sep=self.delimiter,
+                encoding=self.encoding,
+                na_values=list(self.missing),
+                keep_default_na=True,
+                skipinitialspace=True,
+                chunksize=self.rows,
+            )
+            for chunk in reader:
+                self.done = min(handle.tell() / size, 1.0)
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                yield chunk
+
+
+class TableWriter:
+    """Writes a CSV or Parquet file chunk by chunk; the file appears only when all is written."""
+
+    def __init__(self, path: Path) -> None:
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".pq"):
+            raise InputError("the output must be a .csv or .parquet file", path=str(path))
+        self.path = path
+        self.parquet = suffix != ".csv"
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._parquet_writer: pq.ParquetWriter | None = None
+        self._started = False
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        """Append rows (every chunk with the same schema)."""
+        if self.parquet:
+            if self._parquet_writer is None:
+                self._parquet_writer = pq.ParquetWriter(self.tmp, table.schema)
+            self._parquet_writer.write_table(table)
+        else:
+            options = pa_csv.WriteOptions(include_header=not self._started)
+            with self.tmp.open("ab") as handle:
+                pa_csv.write_csv(table, handle, write_options=options)
+        self._started = True
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._parquet_writer is not None:
+            self._parquet_writer.close()
+        if exc_type is None and self._started:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -84,6 +84,28 @@ def prepare_outcomes(
     return out.reset_index(drop=True)
 
 
+def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> pd.DataFrame:
+    """Leads to score: ids as text (hashed from the row when there is no id column) and the
+    creation time parsed when present, so datetime features age from it as in training."""
+    frame = raw.copy()
+    column = config.id_column
+    if column in frame.columns:
+        missing = frame[column].isna() | (frame[column].astype("string").str.strip() == "")
+        if missing.any():
+            raise InputError(
+                "lead id is missing", path=source, column=column, rows=_row_numbers(missing)
+            )
+        ids = _id_strings(frame.pop(column))
+    else:
+        ids = _hash_ids(frame)
+    frame.insert(0, "lead_id", ids.to_numpy())
+    created = config.created_at_column
+    if created is not None and created in frame.columns:
+        stamps = parse_timestamps(frame.pop(created), column=created, source=source)
+        frame.insert(1, "created_at", stamps.to_numpy())
+    return frame
+
+
 def check_values(raw: pd.DataFrame, *, source: str, declared: set[str]) -> None:
     """Cells no column can hold: infinite numbers, huge text, numbers mixed with text."""
     for column in map(str, raw.columns):

@@ -1,0 +1,130 @@
+"""Scoring: turn leads (a table or JSON records) into score records with a registered model.
+
+A score record is design.md's: ``lead_id``, calibrated ``probability``, ``score`` 1-99,
+``grade`` A-D, ``model_version``, ``reasons`` and ``scored_at``. The table path serves batch
+files; the record path serves the API and never builds a DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from leadloop.errors import InputError
+from leadloop.model.explain import score_matrix
+from leadloop.model.train import LeadModel
+
+SCORE_SCHEMA = pa.schema(
+    [
+        ("lead_id", pa.string()),
+        ("probability", pa.float64()),
+        ("score", pa.int64()),
+        ("grade", pa.string()),
+        ("model_version", pa.string()),
+        ("reasons", pa.string()),
+        ("scored_at", pa.timestamp("s", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A registered model ready to score, with the settings that shape its records."""
+
+    model: LeadModel
+    version: str
+    cutoffs: tuple[float, ...]
+    reasons: int
+
+    def check_columns(self, columns: Iterable[str], *, source: str) -> None:
+        """Refuse, before any work, input that lacks a column the model needs."""
+        present = set(columns)
+        missing = [name for name in self.model.encoder.feature_names_ if name not in present]
+        if missing:
+            raise InputError(
+                f"columns the model (v{self.version}) needs are missing: {missing}",
+                path=source,
+                column=missing[0],
+            )
+
+    def score_table(self, frame: pd.DataFrame, *, scored_at: pd.Timestamp, source: str) -> pa.Table:
+        """Score a prepared table (``lead_id``, optional ``created_at``, the features)."""
+        matrix = self.model.encoder.transform(frame, source=source)
+        values = {
+            name: frame[name].to_numpy(dtype=object) for name in self.model.encoder.feature_names_
+        }
+        scores = score_matrix(
+            self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
+        )
+        n = len(frame)
+        return pa.table(
+            {
+                "lead_id": pa.array(frame["lead_id"].astype(str).to_numpy(), pa.string()),
+                "probability": scores.probability,
+                "score": scores.score,
+                "grade": pa.array(scores.grade.tolist(), pa.string()),
+                "model_version": pa.array([self.version] * n, pa.string()),
+                "reasons": pa.array([json.dumps(r) for r in scores.reasons], pa.string()),
+                "scored_at": pa.array([scored_at.to_pydatetime()] * n, SCORE_SCHEMA[6].type),
+            },
+            schema=SCORE_SCHEMA,
+        )
+
+    def score_records(
+        self, records: Sequence[Mapping[str, Any]], *, now: pd.Timestamp
+    ) -> list[dict[str, Any]]:
+        """Score JSON-like records; raises ``InputError`` naming the field and the lead."""
+        _check_any_feature(records, self.model.encoder.feature_names_)
+        try:
+            matrix = self.model.encoder.transform_records(records, now=now.tz_localize(None))
+        except InputError as err:
+            raise InputError(_which_lead(records, err)) from err
+        values = {
+            name: [r.get(name) for r in records] for name in self.model.encoder.feature_names_
+        }
+        scores = score_matrix(
+            self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
+        )
+        stamp = now.isoformat(timespec="seconds")
+        return [
+            {
+                "lead_id": _lead_id(record),
+                "probability": float(scores.probability[i]),
+                "score": int(scores.score[i]),
+                "grade": str(scores.grade[i]),
+                "model_version": self.version,
+                "reasons": scores.reasons[i],
+                "scored_at": stamp,
+            }
+            for i, record in enumerate(records)
+        ]
+
+
+def _which_lead(records: Sequence[Mapping[str, Any]], err: InputError) -> str:
+    """'lead 2 (L-7), field 'x': ...' for an error found in a request's leads."""
+    row = int(err.rows[0]) if err.rows else 0
+    lead_id = _lead_id(records[row - 1]) if 0 < row <= len(records) else None
+    where = f"lead {row}" + (f" ({lead_id})" if lead_id else "")
+    field = f", field '{err.column}'" if err.column else ""
+    return f"{where}{field}: {err.detail}"
+
+
+def _lead_id(record: Mapping[str, Any]) -> str | None:
+    value = record.get("lead_id")
+    return None if value is None else str(value)
+
+
+def _check_any_feature(records: Sequence[Mapping[str, Any]], names: list[str]) -> None:
+    """A lead that names none of the model's features is a mistake, not a lead to score."""
+    wanted = set(names)
+    empty = [i + 1 for i, r in enumerate(records) if not wanted.intersection(r)]
+    if empty:
+        shown = ", ".join(map(str, empty[:5]))
+        raise InputError(
+            f"lead {shown}: no field the model uses; expected some of {sorted(wanted)}"
+        )

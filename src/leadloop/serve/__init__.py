@@ -1,0 +1,1 @@
+"""The scoring service: FastAPI app, request models, webhook signatures and metrics."""
