@@ -107,7 +107,7 @@ class Scorer:
 
 def _which_lead(records: Sequence[Mapping[str, Any]], err: InputError) -> str:
     """'lead 2 (L-7), field 'x': ...' for an error found in a request's leads."""
-    row = int(err.rows[0]) if err.rows else 0
+    row = err.rows[0] if err.rows and isinstance(err.rows[0], int) else 0
     lead_id = _lead_id(records[row - 1]) if 0 < row <= len(records) else None
     where = f"lead {row}" + (f" ({lead_id})" if lead_id else "")
     field = f", field '{err.column}'" if err.column else ""
