@@ -33,6 +33,7 @@ example-bank: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/gate.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf .leadloop reports data/*.csv data/*.parquet

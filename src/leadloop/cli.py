@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import webbrowser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -163,7 +164,7 @@ def serve(
     """Start the scoring API and the CRM webhook (FastAPI under uvicorn)."""
     import uvicorn
 
-    from leadloop.serve.app import CONFIG_ENV, create_app
+    from leadloop.serve.app import CONFIG_ENV, METRICS_DIR_ENV, create_app
 
     settings = _guard(lambda: _settings(config))
     host = host or settings.serve.host
@@ -175,6 +176,8 @@ def serve(
         return
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
+    # Workers share their Prometheus counters through files in a fresh directory.
+    os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="leadloop-metrics-")
     uvicorn.run(
         "leadloop.serve.app:app_from_environment",
         factory=True,

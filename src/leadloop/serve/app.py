@@ -19,7 +19,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 import leadloop
@@ -49,14 +49,18 @@ from leadloop.serve.security import (
 
 log = logging.getLogger(__name__)
 CONFIG_ENV = "LEADLOOP_CONFIG"  # the settings file, for worker processes started by uvicorn
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's shared directory
 INLINE_BATCH = 8  # up to this many leads are scored on the event loop; more go to a thread
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The service for ``settings``: follows the registry's champion, stores feedback."""
+def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI:
+    """The service for ``settings``: follows the registry's champion, stores feedback.
+
+    ``metrics_dir`` is the shared Prometheus directory when several workers serve.
+    """
     watcher = ChampionWatcher(settings)
     store = FeedbackStore(settings.store_url())
-    metrics = ServiceMetrics()
+    metrics = ServiceMetrics(multiprocess_dir=metrics_dir)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """App factory for uvicorn worker processes: settings from ``LEADLOOP_CONFIG`` and env."""
     path = os.environ.get(CONFIG_ENV)
-    return create_app(load_settings(Path(path) if path else None, environ=dict(os.environ)))
+    settings = load_settings(Path(path) if path else None, environ=dict(os.environ))
+    return create_app(settings, metrics_dir=os.environ.get(METRICS_DIR_ENV))
 
 
 def _handlers(app: FastAPI) -> None:
@@ -357,4 +362,4 @@ def prometheus(request: Request, metrics: MetricsDep) -> Response:
     loaded: Loaded | None = request.app.state.watcher.current
     if loaded is not None and loaded.scorer.version.isdigit():
         metrics.model_version.set(int(loaded.scorer.version))
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

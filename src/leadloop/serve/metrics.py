@@ -6,16 +6,29 @@ import json
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
 class ServiceMetrics:
-    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+    """The service's Prometheus metrics, in a registry of their own (one per app).
 
-    def __init__(self) -> None:
+    With several worker processes, ``multiprocess_dir`` is prometheus_client's shared directory
+    (``PROMETHEUS_MULTIPROC_DIR``, set before the workers start): every worker writes there and
+    ``/metrics`` adds them all up, whichever worker answers.
+    """
+
+    def __init__(self, *, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "leadloop_http_requests",
@@ -46,7 +59,16 @@ class ServiceMetrics:
             "leadloop_champion_version",
             "The champion version being served.",
             registry=self.registry,
+            multiprocess_mode="max",
         )
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format, summed over workers when there are several."""
+        if self.multiprocess_dir is None:
+            return bytes(generate_latest(self.registry))
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(combined))
 
 
 class MetricsMiddleware:
