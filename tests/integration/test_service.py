@@ -374,3 +374,36 @@ def test_new_champion_is_picked_up_during_traffic(registered: Path) -> None:
     assert set(statuses) == {200}
     assert versions[0] == "1" and versions[-1] == "2"
     assert "1" not in versions[versions.index("2") :], "no request went back to the old model"
+
+
+def test_the_serve_command_with_two_workers(registered: Path) -> None:
+    """It serves from `leadloop serve --workers 2`, and /metrics counts what both workers did."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
+    command = [sys.executable, "-m", "leadloop", "serve", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(command, cwd=registered, env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        for _ in range(40):  # a new connection each time, so both workers get some
+            assert httpx.post(f"{url}/v1/score", json={"pages_viewed": 1}).status_code == 200
+        text = httpx.get(f"{url}/metrics").text
+        assert re.search(r'leadloop_scores_total\{model_version="1"\} 40\.0', text), text[:2000]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
