@@ -62,16 +62,21 @@ class Scorer:
             self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
         )
         n = len(frame)
+        reasons = (
+            pa.repeat("[]", n)
+            if scores.reasons is None
+            else pa.array([json.dumps(r) for r in scores.reasons], pa.string())
+        )
         return pa.table(
-            {
-                "lead_id": pa.array(frame["lead_id"].astype(str).to_numpy(), pa.string()),
-                "probability": scores.probability,
-                "score": scores.score,
-                "grade": pa.array(scores.grade.tolist(), pa.string()),
-                "model_version": pa.array([self.version] * n, pa.string()),
-                "reasons": pa.array([json.dumps(r) for r in scores.reasons], pa.string()),
-                "scored_at": pa.array([scored_at.to_pydatetime()] * n, SCORE_SCHEMA[6].type),
-            },
+            [
+                pa.array(frame["lead_id"].astype(str), pa.string()),
+                pa.array(scores.probability, pa.float64()),
+                pa.array(scores.score, pa.int64()),
+                pa.array(scores.grade, pa.string()),
+                pa.repeat(self.version, n),
+                reasons,
+                pa.repeat(pa.scalar(scored_at.to_pydatetime(), SCORE_SCHEMA[6].type), n),
+            ],
             schema=SCORE_SCHEMA,
         )
 
@@ -98,7 +103,7 @@ class Scorer:
                 "score": int(scores.score[i]),
                 "grade": str(scores.grade[i]),
                 "model_version": self.version,
-                "reasons": scores.reasons[i],
+                "reasons": scores.reasons[i] if scores.reasons is not None else [],
                 "scored_at": stamp,
             }
             for i, record in enumerate(records)

@@ -111,6 +111,17 @@ def test_batch_scores_match_the_batch_file_path(service: httpx.Client, registere
     ]
 
 
+def test_reasons_can_be_skipped_per_request(service: httpx.Client, registered: Path) -> None:
+    """It leaves reasons out with ?reasons=0 and gives the same scores; 21 is refused."""
+    lead = _leads(registered, 1)[0]
+    full = service.post("/v1/score", json=lead).json()["scores"][0]
+    bare = service.post("/v1/score", params={"reasons": 0}, json=lead).json()["scores"][0]
+    one = service.post("/v1/score", params={"reasons": 1}, json=lead).json()["scores"][0]
+    assert bare["reasons"] == [] and bare["probability"] == full["probability"]
+    assert 1 <= len(one["reasons"]) <= 2
+    assert service.post("/v1/score", params={"reasons": 21}, json=lead).status_code == 422
+
+
 def test_missing_fields_and_unknown_categories_are_scored(service: httpx.Client) -> None:
     """It treats absent fields as missing and unseen categories as 'other', as training did."""
     response = service.post("/v1/score", json={"lead_id": "x", "lead_source": "carrier pigeon"})

@@ -22,6 +22,7 @@ from leadloop.model.train import LeadModel
 
 GRADES = ("A", "B", "C", "D")
 MIN_POINTS = 0.5  # a factor worth less than half a point is not a reason
+FEW_ROWS = 256
 _SLOPE_STEP = 0.05  # margin step for the local slope where a lead sits at the baseline
 
 
@@ -32,7 +33,7 @@ class Scores:
     probability: np.ndarray
     score: np.ndarray
     grade: np.ndarray
-    reasons: list[list[dict[str, Any]]]
+    reasons: list[list[dict[str, Any]]] | None  # None: not asked for
 
 
 def score_matrix(
@@ -48,11 +49,13 @@ def score_matrix(
     With ``reasons`` 0 the booster predicts plainly (fast); otherwise it computes TreeSHAP
     contributions, whose sum is the margin, so one pass gives both.
     """
+    # A few rows are faster on one thread: waking the others costs more than it saves.
+    threads: dict[str, Any] = {"num_threads": 1} if len(matrix) <= FEW_ROWS else {}
     if reasons == 0 or len(matrix) == 0:
-        margin = np.asarray(model.booster.predict(matrix, raw_score=True), dtype=np.float64)
-        proba = model.calibrator.predict(margin)
-        return Scores(proba, to_score(proba), to_grade(proba, cutoffs), [[] for _ in proba])
-    contrib = np.asarray(model.booster.predict(matrix, pred_contrib=True), dtype=np.float64)
+        raw = model.booster.predict(matrix, raw_score=True, **threads)
+        proba = model.calibrator.predict(np.asarray(raw, dtype=np.float64))
+        return Scores(proba, to_score(proba), to_grade(proba, cutoffs), None)
+    contrib = np.asarray(model.booster.predict(matrix, pred_contrib=True, **threads), dtype=float)
     margin = contrib.sum(axis=1)
     proba = model.calibrator.predict(margin)
     points = _points(model, contrib, margin)
