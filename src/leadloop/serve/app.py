@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,10 +81,7 @@ def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI
         summary="Lead scores with reasons, and the signed CRM webhook that feeds retraining.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.watcher = watcher
-    app.state.store = store
-    app.state.metrics = metrics
+    app.state.service = Service(settings, metrics, watcher, store)
     app.add_middleware(BodyLimitMiddleware, limit=settings.serve.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _handlers(app)
@@ -116,25 +113,35 @@ def _handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(err)}, status_code=500)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+@dataclass(frozen=True)
+class Service:
+    """What the routes work with, built once per app."""
+
+    settings: Settings
+    metrics: ServiceMetrics
+    watcher: ChampionWatcher
+    store: FeedbackStore
 
 
-def _metrics(request: Request) -> ServiceMetrics:
-    metrics: ServiceMetrics = request.app.state.metrics
-    return metrics
+@dataclass(frozen=True)
+class Scoring:
+    """An authorised scoring request's service and the champion it will finish on."""
+
+    service: Service
+    champion: Loaded
 
 
-def _champion(request: Request) -> Loaded:
-    loaded: Loaded | None = request.app.state.watcher.current
-    if loaded is None:
-        raise HTTPException(503, "no champion model is registered yet: run `leadloop run` first")
-    return loaded
+# Dependencies are coroutines and few: FastAPI runs plain functions in a thread pool, and
+# each dependency has a cost per request that is comparable to scoring a lead.
+async def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
 
 
-def _api_key(request: Request) -> None:
-    key = _settings(request).serve.api_key
+async def _scoring(request: Request) -> Scoring:
+    """The API key check, then the current champion (503 until there is one)."""
+    service: Service = request.app.state.service
+    key = service.settings.serve.api_key
     if key is not None and not bearer_matches(
         request.headers.get("authorization"), key.get_secret_value()
     ):
@@ -143,11 +150,18 @@ def _api_key(request: Request) -> None:
             "a valid API key is required: send `Authorization: Bearer <key>`",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return Scoring(service, _champion(service))
 
 
-SettingsDep = Annotated[Settings, Depends(_settings)]
-MetricsDep = Annotated[ServiceMetrics, Depends(_metrics)]
-ChampionDep = Annotated[Loaded, Depends(_champion)]
+def _champion(service: Service) -> Loaded:
+    loaded = service.watcher.current
+    if loaded is None:
+        raise HTTPException(503, "no champion model is registered yet: run `leadloop run` first")
+    return loaded
+
+
+ServiceDep = Annotated[Service, Depends(_service)]
+ScoringDep = Annotated[Scoring, Depends(_scoring)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or wrong credentials."},
     413: {"model": Problem, "description": "Body or batch larger than the configured limit."},
@@ -160,7 +174,6 @@ router = APIRouter()
     "/v1/score",
     response_model=ScoreResponse,
     responses={**ERRORS, 422: {"model": Problem, "description": "A field has a wrong value."}},
-    dependencies=[Depends(_api_key)],
     tags=["scoring"],
 )
 async def score(
@@ -174,9 +187,7 @@ async def score(
             },
         ),
     ],
-    champion: ChampionDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
+    scoring: ScoringDep,
     reasons: Annotated[
         int | None,
         Query(
@@ -189,20 +200,19 @@ async def score(
 ) -> Response:
     """Score leads with the champion: probability, score 1-99, grade and the reasons."""
     items = leads if isinstance(leads, list) else [leads]
-    if len(items) > settings.serve.max_batch:
-        raise HTTPException(
-            413, f"{len(items)} leads in one request; the limit is {settings.serve.max_batch}"
-        )
+    limit = scoring.service.settings.serve.max_batch
+    if len(items) > limit:
+        raise HTTPException(413, f"{len(items)} leads in one request; the limit is {limit}")
     records = [lead.model_dump() for lead in items]
     now = pd.Timestamp.now(tz="UTC")
-    scorer = champion.scorer  # this request finishes on this model, even if a new one arrives
+    scorer = scoring.champion.scorer  # this request ends on this model whatever arrives
     if reasons is not None:
         scorer = replace(scorer, reasons=reasons)
     if len(records) <= INLINE_BATCH:
         scores = scorer.score_records(records, now=now)
     else:
         scores = await run_in_threadpool(scorer.score_records, records, now=now)
-    metrics.scores.labels(scorer.version).inc(len(scores))
+    scoring.service.metrics.scores.labels(scorer.version).inc(len(scores))
     return JSONResponse({"model_version": scorer.version, "scores": scores})
 
 
@@ -249,8 +259,9 @@ SIGNATURE_PARAMETERS = [
     openapi_extra={"requestBody": FEEDBACK_BODY, "parameters": SIGNATURE_PARAMETERS},
     tags=["feedback"],
 )
-async def feedback(request: Request, settings: SettingsDep, metrics: MetricsDep) -> Response:
+async def feedback(request: Request, service: ServiceDep) -> Response:
     """Store CRM outcome events; a retried delivery is acknowledged and not stored twice."""
+    settings, metrics = service.settings, service.metrics
     secret = settings.serve.webhook_secret
     if secret is None:
         raise HTTPException(503, "feedback is off: set serve.webhook_secret (in the environment)")
@@ -267,8 +278,7 @@ async def feedback(request: Request, settings: SettingsDep, metrics: MetricsDep)
         raise HTTPException(401, str(err)) from err
     items = _event_list(body, settings.serve.max_batch)
     valid, rejected = _validate_events(items, settings)
-    store: FeedbackStore = request.app.state.store
-    result = await run_in_threadpool(store.add, valid)
+    result = await run_in_threadpool(service.store.add, valid)
     metrics.feedback.labels("stored").inc(len(result.stored))
     metrics.feedback.labels("duplicate").inc(len(result.duplicates))
     metrics.feedback.labels("rejected").inc(len(rejected))
@@ -332,8 +342,9 @@ def _text(value: Any) -> str | None:
 
 
 @router.get("/v1/model", response_model=ModelInfo, responses={503: ERRORS[503]}, tags=["model"])
-def model_info(champion: ChampionDep, settings: SettingsDep) -> ModelInfo:
+async def model_info(service: ServiceDep) -> ModelInfo:
     """The champion being served: version, when it was trained, its holdout metrics."""
+    champion, settings = _champion(service), service.settings
     card = champion.card
     return ModelInfo(
         model_name=settings.tracking.model_name,
@@ -351,14 +362,13 @@ def model_info(champion: ChampionDep, settings: SettingsDep) -> ModelInfo:
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"])
-def healthz(request: Request) -> Response:
+async def healthz(service: ServiceDep) -> Response:
     """200 when a champion is loaded and scoring works; 503 (status no_model) until then."""
-    loaded: Loaded | None = request.app.state.watcher.current
-    store: FeedbackStore = request.app.state.store
+    loaded = service.watcher.current
     health = Health(
         status="ok" if loaded else "no_model",
         model_version=loaded.scorer.version if loaded else None,
-        feedback_store=store.safe_url,
+        feedback_store=service.store.safe_url,
     )
     return JSONResponse(health.model_dump(), status_code=200 if loaded else 503)
 
@@ -369,9 +379,9 @@ def healthz(request: Request) -> Response:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
     tags=["operations"],
 )
-def prometheus(request: Request, metrics: MetricsDep) -> Response:
+async def prometheus(service: ServiceDep) -> Response:
     """Prometheus metrics: requests, latencies, scores served, feedback stored."""
-    loaded: Loaded | None = request.app.state.watcher.current
+    loaded = service.watcher.current
     if loaded is not None and loaded.scorer.version.isdigit():
-        metrics.model_version.set(int(loaded.scorer.version))
-    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        service.metrics.model_version.set(int(loaded.scorer.version))
+    return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
