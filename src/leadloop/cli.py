@@ -164,15 +164,17 @@ def serve(
     """Start the scoring API and the CRM webhook (FastAPI under uvicorn)."""
     import uvicorn
 
-    from leadloop.serve.app import CONFIG_ENV, METRICS_DIR_ENV, create_app
+    from leadloop.serve.app import CONFIG_ENV, METRICS_DIR_ENV, create_app, preflight
 
     settings = _guard(lambda: _settings(config))
     host = host or settings.serve.host
     port = settings.serve.port if port is None else port
     workers = workers or settings.serve.workers
+    _guard(lambda: preflight(settings))
     console.print(f"leadloop serving on http://{host}:{port} (API docs at /docs)")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        service = _guard(lambda: create_app(settings))
+        uvicorn.run(service, host=host, port=port, log_level="warning")
         return
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())

@@ -418,3 +418,21 @@ def test_the_serve_command_with_two_workers(registered: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "is not a database URL"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/x", "feedback store postgresql"),
+    ],
+)
+def test_serve_refuses_an_unusable_store_in_one_line(
+    registered: Path, url: str, message: str
+) -> None:
+    """It exits 2 with one line naming the store when the store URL cannot be used."""
+    from tests.conftest import run_cli
+
+    done = run_cli("serve", "--port", "0", cwd=registered, env={"LEADLOOP_SERVE__STORE_URL": url})
+    assert done.returncode == 2 and message in done.stderr
+    assert "Traceback" not in done.stderr

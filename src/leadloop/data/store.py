@@ -38,7 +38,9 @@ COLUMNS = ("event_id", "lead_id", "outcome", "occurred_at", "amount")
 
 
 class StoreError(LeadloopError):
-    """The feedback store cannot be reached or written."""
+    """The feedback store cannot be reached or written (check serve.store_url)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

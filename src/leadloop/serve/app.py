@@ -89,6 +89,15 @@ def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI
     return app
 
 
+def preflight(settings: Settings) -> None:
+    """Check before starting that the feedback store can be reached (a clear error if not)."""
+    store = FeedbackStore(settings.store_url())
+    try:
+        store.create()
+    finally:
+        store.dispose()
+
+
 def app_from_environment() -> FastAPI:
     """App factory for uvicorn worker processes: settings from ``LEADLOOP_CONFIG`` and env."""
     path = os.environ.get(CONFIG_ENV)
