@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.drift import grade_index
 from leadloop.features import Feature
 from leadloop.model.train import LeadModel
 
@@ -59,7 +60,7 @@ def score_matrix(
     margin = contrib.sum(axis=1)
     proba = model.calibrator.predict(margin)
     points = _points(model, contrib, margin)
-    words = [_describe(feat, values.get(feat.name, ())) for feat in model.encoder.features_]
+    words = [_Words(feat, values.get(feat.name, ())) for feat in model.encoder.features_]
     listed = [_top_reasons(row, words, i, reasons) for i, row in enumerate(points)]
     return Scores(proba, to_score(proba), to_grade(proba, cutoffs), listed)
 
@@ -71,9 +72,7 @@ def to_score(proba: np.ndarray) -> np.ndarray:
 
 def to_grade(proba: np.ndarray, cutoffs: Sequence[float]) -> np.ndarray:
     """Grade A if the probability reaches cutoffs[0], B if cutoffs[1], C if cutoffs[2], else D."""
-    edges = np.asarray(sorted(cutoffs))
-    index = len(edges) - np.searchsorted(edges, np.asarray(proba), side="right")
-    return np.asarray(np.asarray(GRADES, dtype=object)[index])
+    return np.asarray(np.asarray(GRADES, dtype=object)[grade_index(proba, cutoffs)])
 
 
 def _points(model: LeadModel, contrib: np.ndarray, margin: np.ndarray) -> np.ndarray:
@@ -118,10 +117,6 @@ class _Words:
         if self.feat.kind == "numeric" and not isinstance(raw, bool):
             return _number(raw)
         return str(raw)
-
-
-def _describe(feat: Feature, values: Sequence[Any] | np.ndarray) -> _Words:
-    return _Words(feat, values)
 
 
 def _top_reasons(
