@@ -726,8 +726,8 @@ FEEDBACK_HEADER = [
 ]
 
 
-def postgres_unavailable(url: str) -> str | None:
-    """Why PostgreSQL cannot be used (None when it can); drops feedback_events for a fresh run."""
+def reset_postgres(url: str) -> str | None:
+    """Drop the benchmark's feedback_events table; why PostgreSQL cannot be used, or None."""
     try:
         engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
         with engine.begin() as conn:
@@ -894,13 +894,14 @@ def worker_runs(
         print(f"  {w} worker(s) up at {server.url}; {check_score(server, lead)}", flush=True)
         scoring_runs(server, lead, plan, out)
         feedback_run(server, f"sqlite, {w}w", leads, plan, out)
-    reason = postgres_unavailable(plan.pg_url)
+    reason = reset_postgres(plan.pg_url)
     if reason is not None:
         out.pg_note = f"PostgreSQL at {plan.pg_url}: skipped ({reason})"
         return
-    out.pg_note = f"PostgreSQL at {plan.pg_url}: table feedback_events dropped before each run"
+    out.pg_note = f"PostgreSQL at {plan.pg_url}: table feedback_events dropped before and after"
     with serving(root, w, plan.pg_url) as server:
         feedback_run(server, f"postgresql, {w}w", leads, plan, out)
+    reset_postgres(plan.pg_url)  # leave the shared test database as it was
 
 
 def print_service(out: Results, plan: Plan) -> None:
