@@ -212,18 +212,7 @@ class Tracker:
     def model_card(self, version: str) -> dict[str, Any]:
         """A version's facts for the service: when and how it was trained, holdout metrics."""
         client = self._client()
-        mv = client.get_model_version(self.name, version)
-        facts = _version_facts(client, mv)
-        role = mv.tags.get("trained_as") or "challenger"
-        parent = (
-            client.get_run(mv.run_id).data.tags.get("mlflow.parentRunId") if mv.run_id else None
-        )
-        metrics = _evaluate_metrics(client, parent) if parent else {}
-        prefix = f"{role}_"
-        facts["holdout_metrics"] = {
-            k[len(prefix) :]: v for k, v in sorted(metrics.items()) if k.startswith(prefix)
-        }
-        return facts
+        return _version_facts(client, client.get_model_version(self.name, version))
 
     def _log_model(self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str) -> str:
         with (
@@ -285,9 +274,14 @@ def ensure_store_dir(settings: Settings) -> None:
 
 
 def _version_facts(client: MlflowClient, mv: Any) -> dict[str, Any]:
-    """One version's row of the history: its tags, aliases, decision and holdout AUC."""
+    """One version's facts: tags, decision and holdout metrics of the run that trained it."""
     parent = client.get_run(mv.run_id).data.tags.get("mlflow.parentRunId") if mv.run_id else None
-    role = mv.tags.get("trained_as") or "challenger"
+    prefix = f"{mv.tags.get('trained_as') or 'challenger'}_"
+    metrics = {
+        name[len(prefix) :]: value
+        for name, value in sorted((_evaluate_metrics(client, parent) if parent else {}).items())
+        if name.startswith(prefix)
+    }
     return {
         "version": str(mv.version),
         "created": pd.Timestamp(mv.creation_timestamp, unit="ms").isoformat(timespec="seconds"),
@@ -297,13 +291,9 @@ def _version_facts(client: MlflowClient, mv: Any) -> dict[str, Any]:
         "promoted_by": mv.tags.get("promoted_by"),
         "promoted_at": mv.tags.get("promoted_at"),
         "decision": client.get_run(parent).data.tags.get("decision") if parent else None,
-        "roc_auc": _evaluate_metric(client, parent, f"{role}_roc_auc") if parent else None,
+        "roc_auc": metrics.get("roc_auc"),
+        "holdout_metrics": metrics,
     }
-
-
-def _evaluate_metric(client: MlflowClient, parent: str, key: str) -> float | None:
-    """A metric of the 'evaluate' run nested under ``parent``."""
-    return _evaluate_metrics(client, parent).get(key)
 
 
 def _evaluate_metrics(client: MlflowClient, parent: str) -> dict[str, float]:

@@ -72,14 +72,7 @@ def _check_file(path: Path) -> str:
 
 def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """A delimited text file: encoding and delimiter found from its first bytes."""
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-    if b"\x00" in head:
-        raise InputError("is not a text table (binary content); expected CSV", path=str(path))
-    encoding = _encoding(head)
-    sample = head.decode(encoding, errors="replace")
-    delimiter = _delimiter(sample)
-    header = next(csv.reader(io_module.StringIO(sample), delimiter=delimiter), [])
+    encoding, delimiter, header, sample = _sniff(path)
     frame = pd.read_csv(
         path,
         sep=delimiter,
@@ -98,6 +91,19 @@ def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list
             rows=[1],
         )
     return frame, [name.strip() for name in header]
+
+
+def _sniff(path: Path) -> tuple[str, str, list[str], str]:
+    """A text table's encoding, delimiter, header cells and first bytes (decoded)."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if b"\x00" in head:
+        raise InputError("is not a text table (binary content); expected CSV", path=str(path))
+    encoding = _encoding(head)
+    sample = head.decode(encoding, errors="replace")
+    delimiter = _delimiter(sample)
+    header = next(csv.reader(io_module.StringIO(sample), delimiter=delimiter), [])
+    return encoding, delimiter, header, sample
 
 
 def _encoding(head: bytes) -> str:
@@ -165,14 +171,7 @@ class TableChunks:
                 meta = pq.ParquetFile(self.path)
                 self.total_rows = meta.metadata.num_rows
                 return [str(name) for name in meta.schema_arrow.names]
-            with self.path.open("rb") as handle:
-                head = handle.read(SNIFF_BYTES)
-            if b"\x00" in head:
-                raise InputError("is not a text table (binary content)", path=str(self.path))
-            self.encoding = _encoding(head)
-            sample = head.decode(self.encoding, errors="replace")
-            self.delimiter = _delimiter(sample)
-            header = next(csv.reader(io_module.StringIO(sample), delimiter=self.delimiter), [])
+            self.encoding, self.delimiter, header, _sample = _sniff(self.path)
         except (ValueError, OSError, pa.ArrowException, csv.Error) as err:
             raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(self.path)) from err
         return [name.strip() for name in header]
