@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -262,12 +263,12 @@ def load_settings(
         raw = _read_yaml(path)
         source = str(path)
         cwd = path.resolve().parent
-    _apply_env(raw, environ or {})
+    from_env = _apply_env(raw, environ or {})
     raw.setdefault("base_dir", str(cwd))
     try:
         return Settings.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source)) from err
+        raise ConfigError(_describe(err, source, from_env)) from err
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -289,8 +290,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Override nested keys from ``LEADLOOP_SECTION__KEY=value``; values are parsed as YAML."""
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Override nested keys from ``LEADLOOP_SECTION__KEY=value``.
+
+    A value is taken byte for byte (a ``#``-prefixed or ``null``-looking secret stays that
+    string); pydantic converts it to the field's type. Only list and mapping settings are parsed,
+    as YAML flow (``[won, Closed Won]``). Returns which variable set which key, so that an invalid
+    value is reported against the variable rather than the file.
+    """
+    origin: dict[tuple[str, ...], str] = {}
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -303,12 +311,52 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
             if not isinstance(child, dict):
                 raise ConfigError(f"environment variable {name}: '{key}' is not a section")
             node = child
-        node[keys[-1]] = yaml.safe_load(value) if value else None
+        node[keys[-1]] = _env_value(name, value, _field_annotation(keys))
+        origin[tuple(keys)] = name
+    return origin
 
 
-def _describe(err: ValidationError, source: str) -> str:
+def _field_annotation(keys: list[str]) -> Any:
+    """The type annotation of the setting at ``keys``, or None when there is no such setting."""
+    model: Any = Settings
+    annotation: Any = None
+    for key in keys:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or key not in fields:
+            return None
+        annotation = fields[key].annotation
+        model = _strip_optional(annotation)
+    return annotation
+
+
+def _strip_optional(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def _env_value(name: str, value: str, annotation: Any) -> Any:
+    target = _strip_optional(annotation)
+    if get_origin(target) in (list, dict) or target in (list, dict):
+        try:
+            return yaml.safe_load(value) if value else None
+        except yaml.YAMLError as err:
+            raise ConfigError(
+                f"environment variable {name}: expected a YAML list or mapping such as "
+                f"'[a, b]', got {value!r}"
+            ) from err
+    if value == "" and annotation is not None and type(None) in get_args(annotation):
+        return None
+    return value
+
+
+def _describe(err: ValidationError, source: str, from_env: Mapping[tuple[str, ...], str]) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    variable = from_env.get(tuple(str(p) for p in first["loc"]))
+    if variable is not None:
+        return f"environment variable {variable}: {first['msg']}"
     if first["type"] == "extra_forbidden":
         return f"{source}: unknown key '{key}' (check the spelling; `leadloop init` lists them)"
     return f"{source}: key '{key}': {first['msg']}"

@@ -68,3 +68,46 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
     bad.write_text("leads: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(bad)
+
+
+@pytest.mark.parametrize("secret", ["#Zq9!secret", "null", "12345", "~", "true", "[a]", " padded "])
+def test_secrets_from_environment_are_taken_byte_for_byte(tmp_path: Path, secret: str) -> None:
+    """It keeps an API key or webhook secret from the environment exactly as written."""
+    env = {"LEADLOOP_SERVE__API_KEY": secret, "LEADLOOP_SERVE__WEBHOOK_SECRET": secret}
+    settings = load_settings(base_dir=tmp_path, environ=env)
+    assert settings.serve.api_key is not None
+    assert settings.serve.api_key.get_secret_value() == secret
+    assert settings.serve.webhook_secret is not None
+    assert settings.serve.webhook_secret.get_secret_value() == secret
+
+
+def test_string_settings_from_environment_are_raw(tmp_path: Path) -> None:
+    """It takes every string setting from the environment as a string, never as YAML."""
+    env = {"LEADLOOP_TRACKING__MODEL_NAME": "null", "LEADLOOP_LEADS__LABEL_COLUMN": "#won"}
+    settings = load_settings(base_dir=tmp_path, environ=env)
+    assert settings.tracking.model_name == "null"
+    assert settings.leads.label_column == "#won"
+
+
+def test_typed_settings_from_environment(tmp_path: Path) -> None:
+    """It converts numbers, booleans and lists from the environment to the setting's type."""
+    env = {
+        "LEADLOOP_SERVE__PORT": "9000",
+        "LEADLOOP_LABELS__USE_YOUNG_DECIDED": "true",
+        "LEADLOOP_OUTCOMES__WON_VALUES": "[Closed Won, won]",
+        "LEADLOOP_LEADS__LABEL_COLUMN": "",
+    }
+    settings = load_settings(base_dir=tmp_path, environ=env)
+    assert settings.serve.port == 9000
+    assert settings.labels.use_young_decided is True
+    assert settings.outcomes.won_values == ["Closed Won", "won"]
+    assert settings.leads.label_column is None
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    """It names the environment variable, not the file, when an override has the wrong type."""
+    (tmp_path / "leadloop.yaml").write_text("labels:\n  maturity_days: 30\n")
+    env = {"LEADLOOP_SERVE__PORT": "eighty"}
+    with pytest.raises(ConfigError, match=r"^environment variable LEADLOOP_SERVE__PORT: ") as info:
+        load_settings(base_dir=tmp_path, environ=env)
+    assert "leadloop.yaml" not in str(info.value)
