@@ -356,7 +356,7 @@ def _describe(err: ValidationError, source: str, from_env: Mapping[tuple[str, ..
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     variable = from_env.get(tuple(str(p) for p in first["loc"]))
     if variable is not None:
-        return f"environment variable {variable}: {first['msg']}"
+        return f"environment variable {variable} (key '{key}'): {first['msg']}"
     if first["type"] == "extra_forbidden":
         return f"{source}: unknown key '{key}' (check the spelling; `leadloop init` lists them)"
     return f"{source}: key '{key}': {first['msg']}"

@@ -108,6 +108,8 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     """It names the environment variable, not the file, when an override has the wrong type."""
     (tmp_path / "leadloop.yaml").write_text("labels:\n  maturity_days: 30\n")
     env = {"LEADLOOP_SERVE__PORT": "eighty"}
-    with pytest.raises(ConfigError, match=r"^environment variable LEADLOOP_SERVE__PORT: ") as info:
+    with pytest.raises(
+        ConfigError, match=r"^environment variable LEADLOOP_SERVE__PORT \(key .serve\.port.\): "
+    ) as info:
         load_settings(base_dir=tmp_path, environ=env)
     assert "leadloop.yaml" not in str(info.value)
