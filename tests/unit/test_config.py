@@ -113,3 +113,19 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     ) as info:
         load_settings(base_dir=tmp_path, environ=env)
     assert "leadloop.yaml" not in str(info.value)
+
+
+def test_duplicate_key_is_refused(tmp_path: Path) -> None:
+    """It refuses a section given twice instead of silently keeping the last one."""
+    path = tmp_path / "leadloop.yaml"
+    path.write_text("split:\n  holdout_fraction: 1.5\nsplit:\n  holdout_fraction: 0.2\n")
+    with pytest.raises(ConfigError, match=r"line 3 .*key 'split' is given twice"):
+        load_settings(path)
+
+
+def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
+    """It refuses a Latin-1 leadloop.yaml with one line instead of an internal error."""
+    path = tmp_path / "leadloop.yaml"
+    path.write_bytes("tracking:\n  experiment: café\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(path)
