@@ -114,6 +114,11 @@ class CrmWebhook(_Section):
     outcome_values: dict[str, Literal["won", "lost"]] = Field(default_factory=dict)
 
 
+def _deal_stages() -> dict[str, Literal["won", "lost"]]:
+    """HubSpot's default pipeline: the internal ids of its closed stages."""
+    return {"closedwon": "won", "closedlost": "lost"}
+
+
 class HubSpotWebhook(CrmWebhook):
     """``POST /v1/feedback/hubspot``: HubSpot's v3 signature, its property-change events."""
 
@@ -127,9 +132,7 @@ class HubSpotWebhook(CrmWebhook):
         time_unit="ms",
     )
     only: dict[str, str] = Field(default_factory=lambda: {"propertyName": "dealstage"})
-    outcome_values: dict[str, Literal["won", "lost"]] = Field(
-        default_factory=lambda: {"closedwon": "won", "closedlost": "lost"}
-    )
+    outcome_values: dict[str, Literal["won", "lost"]] = Field(default_factory=_deal_stages)
 
 
 class StandardWebhook(CrmWebhook):
