@@ -187,16 +187,6 @@ class ServeConfig(_Section):
     strict_fields: bool = False
     docs: bool = True
 
-    @field_validator("api_key")
-    @classmethod
-    def _sendable(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value() != value.get_secret_value().strip():
-            raise ValueError(
-                "the API key starts or ends with whitespace, which HTTP strips from headers: "
-                "no client could send it"
-            )
-        return value
-
 
 class LabelsConfig(_Section):
     """Point-in-time labelling: the cutoff and what happens to leads with no outcome."""

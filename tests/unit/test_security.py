@@ -9,6 +9,7 @@ import pytest
 
 from leadloop.config import load_settings
 from leadloop.errors import ConfigError
+from leadloop.serve.app import require_auth
 from leadloop.serve.security import (
     SignatureError,
     bearer_matches,
@@ -210,10 +211,15 @@ def test_standard_webhooks_refuses_forged_and_replayed_deliveries(
         _standard(**changes)
 
 
-def test_an_api_key_with_surrounding_spaces_is_refused_naming_the_variable() -> None:
-    """It refuses an API key HTTP could not carry, naming the environment variable."""
+def test_serving_refuses_an_api_key_with_surrounding_spaces_or_none() -> None:
+    """It refuses to serve with no key (unless --no-auth) or a key HTTP could not carry."""
+    padded = load_settings(None, environ={"LEADLOOP_SERVE__API_KEY": " k "}, base_dir=Path("."))
     with pytest.raises(ConfigError, match=r"LEADLOOP_SERVE__API_KEY.*whitespace"):
-        load_settings(None, environ={"LEADLOOP_SERVE__API_KEY": " k "}, base_dir=Path("."))
+        require_auth(padded, no_auth=False)
+    none = load_settings(None, environ={}, base_dir=Path("."))
+    with pytest.raises(ConfigError, match=r"no API key: set LEADLOOP_SERVE__API_KEY.*--no-auth"):
+        require_auth(none, no_auth=False)
+    require_auth(none, no_auth=True)
 
 
 def test_a_standard_secret_must_be_base64_naming_the_variable() -> None:

@@ -101,11 +101,17 @@ def _warn_about(settings: Settings, *, has_champion: bool) -> None:
 
 
 def require_auth(settings: Settings, *, no_auth: bool) -> None:
-    """Refuse to serve without an API key unless the operator said so (``--no-auth``)."""
-    if settings.serve.api_key is None and not no_auth:
+    """Refuse to serve without a usable API key unless the operator said so (``--no-auth``)."""
+    key = settings.serve.api_key
+    if key is None and not no_auth:
         raise ConfigError(
             "no API key: set LEADLOOP_SERVE__API_KEY (clients then send `Authorization: Bearer "
             "<key>`), or pass --no-auth to serve without authentication"
+        )
+    if key is not None and key.get_secret_value() != key.get_secret_value().strip():
+        raise ConfigError(
+            "serve.api_key (LEADLOOP_SERVE__API_KEY) starts or ends with whitespace, which HTTP "
+            "strips from headers: no client could send it"
         )
 
 
