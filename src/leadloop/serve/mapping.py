@@ -56,7 +56,6 @@ def map_event(
         "amount": None if fields.amount is None else _get(item, fields.amount),
     }
     sources = {
-        "event_id": "+".join(fields.event_id) or "webhook-id",
         "lead_id": fields.lead_id,
         "outcome": fields.outcome,
         "occurred_at": fields.occurred_at,
@@ -64,6 +63,9 @@ def map_event(
     missing = [
         f"{name}: '{path}' is missing" for name, path in sources.items() if event[name] is None
     ]
+    if event_id is None:
+        made_of = ", ".join(f"'{p}'" for p in fields.event_id) or "the webhook-id header"
+        missing.insert(0, f"event_id: made of {made_of}; one is missing")
     if missing:
         return Mapped(None, errors=tuple(missing))
     event["amount"] = None if event["amount"] is _MISSING else event["amount"]
