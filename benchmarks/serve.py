@@ -63,6 +63,7 @@ from leadloop.data.store import FeedbackStore
 from leadloop.serve.security import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SECRET = "benchmark-webhook-secret"
+API_KEY = "benchmark-api-key"  # the service refuses to start without one
 RATE = 200.0  # open-loop requests per second
 PLAIN = "/v1/score?reasons=0"  # scores without reasons (no TreeSHAP)
 CLIENTS = 16  # closed-loop concurrent clients
@@ -71,7 +72,7 @@ BATCH_EVENTS = 50
 RESEND_SHARE = 0.2
 SYNTHETIC_LEADS = 20_000
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-JSON_HEADERS = {"content-type": "application/json"}
+JSON_HEADERS = {"content-type": "application/json", "authorization": f"Bearer {API_KEY}"}
 TIMEOUT_S = 30.0
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `leadloop serve` when workers > 1
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -294,6 +295,7 @@ def serving(root: Path, workers: int, store_url: str) -> Iterator[Server]:
     env = clean_env(
         PYTHONPATH=path,
         LEADLOOP_SERVE__WEBHOOK_SECRET=SECRET,
+        LEADLOOP_SERVE__API_KEY=API_KEY,
         LEADLOOP_SERVE__STORE_URL=store_url,
         **shared,
     )

@@ -159,18 +159,36 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address (default: serve.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: serve.workers).")] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without an API key (not for production).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Start the scoring API and the CRM webhook (FastAPI under uvicorn)."""
+    """Start the scoring API and the CRM webhooks (FastAPI under uvicorn)."""
     import uvicorn
 
-    from leadloop.serve.app import CONFIG_ENV, METRICS_DIR_ENV, create_app, preflight
+    from leadloop.serve.app import (
+        CONFIG_ENV,
+        METRICS_DIR_ENV,
+        NO_AUTH_ENV,
+        create_app,
+        preflight,
+        require_auth,
+    )
 
     settings = _guard(lambda: _settings(config))
+    _guard(lambda: require_auth(settings, no_auth=no_auth))
     host = host or settings.serve.host
     port = settings.serve.port if port is None else port
     workers = workers or settings.serve.workers
     _guard(lambda: preflight(settings))
+    if settings.serve.api_key is None:
+        err_console.print(
+            f"[yellow]warning:[/yellow] serving WITHOUT authentication (--no-auth): anyone who "
+            f"can reach {host}:{port} can score leads and read the model card",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"leadloop serving on http://{host}:{port} (API docs at /docs)")
     if workers == 1:
         service = _guard(lambda: create_app(settings))
@@ -178,6 +196,8 @@ def serve(
         return
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
+    if no_auth:
+        os.environ[NO_AUTH_ENV] = "1"
     # Workers share their Prometheus counters through files in a fresh directory.
     os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="leadloop-metrics-")
     uvicorn.run(

@@ -19,6 +19,7 @@ from leadloop.batch import load_scorer
 from leadloop.config import Settings
 from leadloop.errors import LeadloopError
 from leadloop.scoring import Scorer
+from leadloop.serve.leads import LeadFields
 from leadloop.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Loaded:
-    """A scorer and the registry's facts about its model version."""
+    """A scorer, the registry's facts about its model version, and the lead fields it knows."""
 
     scorer: Scorer
     card: dict[str, Any]
     loaded_at: str
+    fields: LeadFields
 
 
 class ChampionWatcher:
@@ -58,7 +60,8 @@ class ChampionWatcher:
                 return False
             stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
             previous = self.current.scorer.version if self.current else None
-            self.current = Loaded(scorer, card, stamp)
+            fields = LeadFields.of(scorer.model.encoder, version)
+            self.current = Loaded(scorer, card, stamp, fields)
             log.info("scoring with champion v%s (was v%s)", version, previous or "-")
             return True
 

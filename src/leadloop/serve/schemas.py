@@ -24,7 +24,8 @@ class Lead(BaseModel):
     """One lead: its id, its creation time and its fields, named as in the training data.
 
     A field the model uses but the lead lacks counts as missing, as in training; fields the
-    model does not use are ignored. ``GET /v1/model`` lists the fields the champion uses.
+    champion does not know are listed in the score's ``unknown_fields`` (or refused with
+    ``serve.strict_fields``). The served OpenAPI document types each of the champion's fields.
     """
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [LEAD_EXAMPLE]})
@@ -56,6 +57,11 @@ class ScoreRecord(BaseModel):
     model_version: str = Field(description="The registered model version that scored it.")
     reasons: list[Reason] = Field(description="Top positive, then top negative factors.")
     scored_at: datetime
+    unknown_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields of the lead the champion does not know (misspelt, or not used): "
+        "they did not count. Refused with 422 under serve.strict_fields.",
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -82,6 +88,7 @@ class ScoreResponse(BaseModel):
                                 }
                             ],
                             "scored_at": "2026-11-25T10:00:00+00:00",
+                            "unknown_fields": ["pagesViewed"],
                         }
                     ],
                 }
@@ -129,13 +136,18 @@ class RejectedEvent(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
-    """What happened to each event: stored now, stored before (a retry), or rejected."""
+    """What happened to each event: stored now, stored before (a retry), rejected or ignored."""
 
     stored: list[str] = Field(description="Event ids stored by this delivery.")
     duplicates: list[str] = Field(
         description="Event ids already stored: acknowledged, not stored again."
     )
     rejected: list[RejectedEvent] = Field(description="Invalid events; the others were kept.")
+    ignored: list[int] = Field(
+        default_factory=list,
+        description="Positions of a CRM's events that are not outcomes (another property or "
+        "stage): acknowledged, not stored.",
+    )
 
 
 class ModelInfo(BaseModel):
