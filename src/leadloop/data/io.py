@@ -6,6 +6,7 @@ half-written output behind.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io as io_module
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import charset_normalizer
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -29,10 +31,18 @@ from leadloop.errors import InputError
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+WESTERN = "cp1252"
 
 
 def read_table(path: Path, *, missing: tuple[str, ...] = DEFAULT_MISSING) -> pd.DataFrame:
-    """Read a CSV (any common delimiter, UTF-8 with or without BOM, or Latin-1), Excel or Parquet
+    """Read a CSV (any common delimiter and text encoding, see ``_encoding``), Excel or Parquet
     file, with ``missing`` values as NaN; any failure is an ``InputError`` naming the file."""
     suffix = _check_file(path)
     try:
@@ -97,23 +107,48 @@ def _sniff(path: Path) -> tuple[str, str, list[str], str]:
     """A text table's encoding, delimiter, header cells and first bytes (decoded)."""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    if b"\x00" in head:
-        raise InputError("is not a text table (binary content); expected CSV", path=str(path))
     encoding = _encoding(head)
+    if encoding is None:
+        raise InputError(
+            "is not a text table (binary content, no text encoding fits); expected CSV",
+            path=str(path),
+        )
     sample = head.decode(encoding, errors="replace")
     delimiter = _delimiter(sample)
     header = next(csv.reader(io_module.StringIO(sample), delimiter=delimiter), [])
     return encoding, delimiter, header, sample
 
 
-def _encoding(head: bytes) -> str:
+def _encoding(head: bytes) -> str | None:
+    """The encoding of a text file from its first bytes, or None when it is not text.
+
+    A byte-order mark decides; then UTF-8; then charset-normalizer. Code pages that decode the
+    bytes identically are ranked arbitrarily by the detector, so Windows-1252 (what Excel and
+    most Western CRMs write) is chosen whenever it reads the bytes as cleanly as the best guess:
+    its euro sign and curly quotes are control characters in Latin-1. NUL bytes outside UTF-16
+    or UTF-32 mean binary content.
+    """
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return name
+    if b"\x00" not in head and _is_utf8(head):
+        return "utf-8-sig"
+    matches = charset_normalizer.from_bytes(head)
+    best = matches.best()
+    if best is None:
+        return None
+    if b"\x00" in head and not best.encoding.startswith(("utf_16", "utf_32")):
+        return None
+    western = any(WESTERN in m.could_be_from_charset and m.chaos <= best.chaos for m in matches)
+    return WESTERN if western else str(best.encoding)
+
+
+def _is_utf8(head: bytes) -> bool:
     try:
-        head.decode("utf-8-sig")
+        head.decode("utf-8")
     except UnicodeDecodeError as err:
-        if err.start >= len(head) - 3:  # a character cut at the end of the sample
-            return "utf-8-sig"
-        return "latin-1"
-    return "utf-8-sig"
+        return err.reason == "unexpected end of data"  # a character cut at the sample's end
+    return True
 
 
 def _delimiter(sample: str) -> str:
