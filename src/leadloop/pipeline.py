@@ -215,8 +215,9 @@ def run_loop(
     )
     train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
     champion, challenger = _models(settings, tracker, inputs, labeled, split, step)
+    retrained = challenger.model if challenger is not None else champion.model
     step("evaluate")
-    scores = _holdout_scores(holdout, champion.model, challenger.model)
+    scores = _holdout_scores(holdout, champion.model, retrained)
     metrics = {
         role: _evaluate(settings, scores[role].to_numpy(), scores["label"].to_numpy())
         for role in ("champion", "challenger")
@@ -235,14 +236,11 @@ def run_loop(
     decision = _single_model_decision(decide(assessment.evidence, settings.gate), champion)
     importance = {
         "champion": champion.model.mean_abs_contributions(holdout, seed=settings.model.seed),
-        "challenger": challenger.model.mean_abs_contributions(holdout, seed=settings.model.seed),
+        "challenger": retrained.mean_abs_contributions(holdout, seed=settings.model.seed),
     }
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    trained = {
-        "champion": champion.trained,
-        "challenger": None if champion.single else challenger,
-    }
+    trained = {"champion": champion.trained, "challenger": challenger}
     record = _record(
         settings,
         inputs=inputs,
@@ -287,18 +285,22 @@ def _models(
     labeled: pd.DataFrame,
     split: Split,
     step: Progress,
-) -> tuple[Champion, TrainResult]:
+) -> tuple[Champion, TrainResult | None]:
     """The champion (registered, or trained now on a first run) and the retrained challenger.
 
-    On a first run where the first champion would learn from exactly the challenger's labels
-    (a label-only table, or a historical label equal to the CRM outcome for every lead), one
-    model is trained; it is both, and it is registered as champion alone.
+    No challenger (None) when it would learn from exactly the champion's labels: on a first run
+    with a label-only table, or a historical label equal to the CRM outcome for every lead (one
+    model is trained and registered as champion alone); and on a label-only table the registered
+    champion was trained on, unchanged.
     """
     step("champion")
     train_rows = labeled.iloc[split.train]
     version = tracker.alias_version("champion")
     if version is not None:
         champion = Champion(tracker.load("champion").model, version, None)
+        unchanged = _unchanged_labels(settings, tracker, inputs, version)
+        if unchanged is not None:
+            return replace(champion, single=unchanged), None
     else:
         frame, target, source = _first_champion_rows(settings, inputs, labeled, split)
         first = _fit_first_champion(settings, frame, target, source)
@@ -308,10 +310,25 @@ def _models(
                 "separate challenger, because champion and challenger would learn from the "
                 "same labels."
             )
-            return Champion(first.model, None, first, note), first
+            return Champion(first.model, None, first, note), None
         champion = Champion(first.model, None, first)
     step("challenger")
     return champion, _train(settings, train_rows, train_rows["label"].to_numpy())
+
+
+def _unchanged_labels(
+    settings: Settings, tracker: Tracker, inputs: Inputs, version: str
+) -> str | None:
+    """Why no challenger is trained, when the label-only data is the champion's own."""
+    if settings.outcomes.source != "none":
+        return None
+    if tracker.model_card(version).get("data_version") != inputs.data_version:
+        return None
+    return (
+        f"No challenger: champion v{version} was trained on this very label-only table (data "
+        f"version {inputs.data_version}); a challenger would learn from the same labels. The "
+        "champion is kept."
+    )
 
 
 def _same_labels(frame: pd.DataFrame, target: np.ndarray, train_rows: pd.DataFrame) -> bool:
@@ -379,7 +396,8 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
     }
     label = None
     if config.label_column and config.label_column in raw.columns:
-        label = prepare_leads(raw, config, source=str(path)).history_label
+        values = (settings.outcomes.won_values, settings.outcomes.lost_values)
+        label = prepare_leads(raw, config, source=str(path), outcome_values=values).history_label
     frame = raw.drop(columns=[c for c in reserved if c in raw.columns])
     encoder = FeatureEncoder(
         exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
