@@ -303,14 +303,15 @@ def _models(
             return replace(champion, single=unchanged), None
     else:
         frame, target, source = _first_champion_rows(settings, inputs, labeled, split)
-        first = _fit_first_champion(settings, frame, target, source)
         if _same_labels(frame, target, train_rows):
+            one = _fit_first_champion(settings, train_rows, train_rows["label"].to_numpy(), source)
             note = (
                 f"First run: one model trained on {source} and registered as champion; no "
                 "separate challenger, because champion and challenger would learn from the "
                 "same labels."
             )
-            return Champion(first.model, None, first, note), None
+            return Champion(one.model, None, one, note), None
+        first = _fit_first_champion(settings, frame, target, source)
         champion = Champion(first.model, None, first)
     step("challenger")
     return champion, _train(settings, train_rows, train_rows["label"].to_numpy())
@@ -332,14 +333,14 @@ def _unchanged_labels(
 
 
 def _same_labels(frame: pd.DataFrame, target: np.ndarray, train_rows: pd.DataFrame) -> bool:
-    """True when two training sets hold the same leads with the same labels."""
-    if len(frame) != len(train_rows):
+    """True when the first champion's labels add nothing: every lead the challenger trains on
+    has the same label there (a label-only table; a historical label equal to the CRM outcome).
+    """
+    first = pd.Series(target, index=frame["lead_id"].to_numpy())
+    crm = pd.Series(train_rows["label"].to_numpy(), index=train_rows["lead_id"].to_numpy())
+    if not crm.index.isin(first.index).all():
         return False
-    first = pd.Series(target, index=frame["lead_id"].to_numpy()).sort_index()
-    second = pd.Series(
-        train_rows["label"].to_numpy(), index=train_rows["lead_id"].to_numpy()
-    ).sort_index()
-    return bool(first.index.equals(second.index) and np.array_equal(first, second))
+    return bool(np.array_equal(first.reindex(crm.index).to_numpy(), crm.to_numpy()))
 
 
 def _single_model_decision(decision: Decision, champion: Champion) -> Decision:

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from leadloop.config import load_settings
 from leadloop.data.synthetic import SyntheticSpec, generate
+from leadloop.pipeline import label_inputs, load_inputs, resolve_cutoff, run_loop
 from tests.conftest import run_cli
 
 CONFIG = """\
@@ -94,3 +96,23 @@ def test_second_run_on_the_same_table_trains_nothing(label_only: Path) -> None:
     assert summary["decision"]["verdict"] == "keep"
     assert "trained on this very label-only table" in " ".join(summary["decision"]["reasons"])
     assert summary["versions"] == {"champion": "1"}
+
+
+def test_history_label_equal_to_crm_trains_one_model(project: Path) -> None:
+    """It trains and registers one model when the historical label column equals the CRM
+    outcome for every labelled lead, instead of two identical ones."""
+    plain = load_settings(base_dir=project, environ={})
+    inputs = load_inputs(plain)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    labels = label_inputs(plain, inputs, resolve_cutoff(plain, inputs, now=now))
+    leads = pd.read_csv(project / "data" / "leads.csv")
+    crm = labels.labels.set_index("lead_id")["label"]
+    leads["converted"] = leads["lead_id"].map(crm).map({1.0: "yes", 0.0: "no"})
+    leads.to_csv(project / "data" / "leads.csv", index=False)
+    settings = load_settings(
+        base_dir=project, environ={"LEADLOOP_LEADS__LABEL_COLUMN": "converted"}
+    )
+    result = run_loop(settings)
+    assert list(result.record["training"]) == ["champion"]
+    assert result.first_run and result.champion_version == "1" and result.challenger_version == ""
+    assert "same labels" in " ".join(result.decision.reasons)

@@ -83,15 +83,15 @@ def _check_file(path: Path) -> str:
 def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """A delimited text file: encoding and delimiter found from its first bytes."""
     encoding, delimiter, header, sample = _sniff(path)
-    frame = pd.read_csv(
-        path,
-        sep=delimiter,
-        encoding=encoding,
-        low_memory=False,
-        na_values=list(missing),
-        keep_default_na=True,
-        skipinitialspace=True,
-    )
+    try:
+        frame = _read_csv(path, delimiter=delimiter, encoding=encoding, missing=missing)
+    except UnicodeDecodeError as err:
+        # UTF-8 in the first bytes, another code page further down: detect it where it shows.
+        window = err.object[max(0, err.start - SNIFF_BYTES // 2) : err.start + SNIFF_BYTES // 2]
+        found = _encoding(bytes(window)) if encoding == "utf-8-sig" else None
+        if found is None or found == encoding:
+            raise
+        frame = _read_csv(path, delimiter=delimiter, encoding=found, missing=missing)
     if len(frame.columns) == 1 and len(sample.splitlines()[0]) > 30:
         raise InputError(
             f"only one column found ('{str(frame.columns[0])[:40]}...'): the delimiter was not "
@@ -101,6 +101,20 @@ def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list
             rows=[1],
         )
     return frame, [name.strip() for name in header]
+
+
+def _read_csv(
+    path: Path, *, delimiter: str, encoding: str, missing: tuple[str, ...]
+) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        low_memory=False,
+        na_values=list(missing),
+        keep_default_na=True,
+        skipinitialspace=True,
+    )
 
 
 def _sniff(path: Path) -> tuple[str, str, list[str], str]:

@@ -43,12 +43,16 @@ def prepare_leads(
     *,
     source: str,
     now: pd.Timestamp | None = None,
-    outcome_values: tuple[list[str], list[str]] = ([], []),
+    outcome_values: tuple[list[str], list[str]] | None = None,
 ) -> PreparedLeads:
     """Check and normalise the leads table: ids, creation time and the optional label column.
 
-    ``outcome_values`` (won values, lost values) map the label column beside yes/no, 1/0...
+    ``outcome_values`` (won values, lost values; by default the outcomes mapping's defaults)
+    map the label column beside yes/no, 1/0...
     """
+    if outcome_values is None:
+        defaults = OutcomesConfig()
+        outcome_values = (defaults.won_values, defaults.lost_values)
     if raw.empty:
         raise InputError("the leads table has no rows", path=source)
     exempt = {config.id_column, config.created_at_column, config.label_column}
