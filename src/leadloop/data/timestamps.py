@@ -180,8 +180,8 @@ def _by_layout(text: pd.Series, date_format: str | None, where: _Column) -> pd.S
     chosen = str(layout[present].mode().iloc[0])
     misfit = present & (layout != chosen)
     if misfit.any():
-        other = text.where(misfit & (layout == "other"))
-        _unparsed(pd.to_datetime(other, format="mixed", utc=True, errors="coerce"), other, where)
+        odd = text.where(misfit)  # unreadable in any layout: say so rather than "not alike"
+        _unparsed(pd.to_datetime(odd, format="mixed", utc=True, errors="coerce"), odd, where)
         example = text[present & (layout == chosen)].iloc[0]
         raise where.error(
             f"'{text[misfit].iloc[0]}' is not written like the rest of the column (e.g. "
