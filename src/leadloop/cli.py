@@ -404,6 +404,8 @@ def _render_decision(result: pipeline.LoopResult) -> None:
 def _render_result(result: pipeline.LoopResult) -> None:
     champion = result.champion_version
     title = f"Champion v{champion} vs challenger v{result.challenger_version} on the shared holdout"
+    if not result.challenger_version:  # one model: the decision says why
+        title = f"Champion v{champion} on the holdout (no separate challenger)"
     table = Table(title=title)
     table.add_column("metric")
     table.add_column(f"champion v{champion}", justify="right")

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from leadloop.data.timestamps import check_format, parse_value
 from leadloop.errors import ConfigError
 
 # Values that mean "missing" in the files users bring; extend per data set in leadloop.yaml.
@@ -58,19 +59,25 @@ class LeadsConfig(_Section):
     """Where the leads are and what their columns mean."""
 
     path: Path = Path("data/leads.csv")
-    id_column: str = "lead_id"
+    id_column: str | None = "lead_id"
     created_at_column: str | None = "created_at"
     label_column: str | None = None
     exclude_columns: list[str] = Field(default_factory=list)
     feature_types: dict[str, Literal["numeric", "categorical", "boolean", "datetime"]] = Field(
         default_factory=dict
     )
+    date_formats: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _date_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        return {column: check_format(fmt) for column, fmt in value.items()}
 
 
 class OutcomesConfig(_Section):
     """Where the CRM outcome events are, their columns, and how their values map to won/lost."""
 
-    source: Literal["file", "store"] = "file"
+    source: Literal["file", "store", "none"] = "file"
     path: Path = Path("data/outcomes.csv")
     id_column: str = "lead_id"
     outcome_column: str = "outcome"
@@ -80,6 +87,12 @@ class OutcomesConfig(_Section):
     won_values: list[str] = Field(default_factory=lambda: ["won", "Closed Won"])
     lost_values: list[str] = Field(default_factory=lambda: ["lost", "Closed Lost"])
     join: Literal["id", "row_order"] = "id"
+    date_formats: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _date_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        return {column: check_format(fmt) for column, fmt in value.items()}
 
     @model_validator(mode="after")
     def _mapping_is_disjoint(self) -> OutcomesConfig:
@@ -196,6 +209,12 @@ class LabelsConfig(_Section):
     unmatured: Literal["lost", "exclude"] = "lost"
     use_young_decided: bool = False
 
+    @field_validator("cutoff", mode="before")
+    @classmethod
+    def _cutoff(cls, value: Any) -> Any:
+        """Read like a timestamp column: epoch by magnitude, zones to UTC, no day/month guess."""
+        return None if value is None else parse_value(value, name="labels.cutoff")
+
 
 class SplitConfig(_Section):
     """Out-of-time holdout and the validation and calibration slices of the training data."""
@@ -295,8 +314,18 @@ class Settings(_Section):
     @field_validator("outcomes", mode="before")
     @classmethod
     def _outcomes_shorthand(cls, value: Any) -> Any:
-        """``outcomes: store`` reads the CRM outcomes the webhook stored."""
-        return {"source": "store"} if value == "store" else value
+        """``outcomes: store`` reads the CRM outcomes the webhook stored; ``outcomes: none``
+        takes labels from ``leads.label_column`` alone."""
+        return {"source": value} if value in ("store", "none") else value
+
+    @model_validator(mode="after")
+    def _labels_need_a_source(self) -> Settings:
+        if self.outcomes.source == "none" and self.leads.label_column is None:
+            raise ValueError(
+                "outcomes: none takes the labels from the leads table: set leads.label_column "
+                "to its won/lost column"
+            )
+        return self
 
     @field_validator("base_dir")
     @classmethod

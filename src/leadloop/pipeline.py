@@ -11,7 +11,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pandas as pd
 from leadloop.assess import Assessment, assess
 from leadloop.config import Settings
 from leadloop.data import io
-from leadloop.data.labels import LabelResult, label_leads
+from leadloop.data.labels import LabelResult, label_leads, labels_from_column, no_outcomes
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
@@ -78,6 +78,8 @@ def ensure_data(settings: Settings) -> list[Path]:
     )
     if chosen or leads_path.exists() or outcomes_path.exists() or not settings.synthetic.enabled:
         return []
+    if settings.outcomes.source == "none":
+        return []
     spec = SyntheticSpec(
         n_leads=settings.synthetic.n_leads,
         months=settings.synthetic.months,
@@ -106,9 +108,12 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
         settings.leads,
         source=str(leads_path),
         now=now,
+        outcome_values=(settings.outcomes.won_values, settings.outcomes.lost_values),
     )
     if settings.outcomes.source == "store":
         outcomes, outcomes_digest = _stored_outcomes(settings, leads.frame)
+    elif settings.outcomes.source == "none":
+        outcomes, outcomes_digest = no_outcomes(), ""
     else:
         outcomes = prepare_outcomes(
             io.read_table(outcomes_path, missing=missing),
@@ -163,9 +168,11 @@ def _stored_outcomes(settings: Settings, leads: pd.DataFrame) -> tuple[pd.DataFr
 
 
 def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> pd.Timestamp:
-    """The configured cutoff, else the newest timestamp in the data (never later than now)."""
+    """The configured cutoff, else the newest timestamp in the data (never later than now);
+    with no timestamps at all (a label-only table), just after ``now``."""
     if settings.labels.cutoff is not None:
-        return pd.Timestamp(settings.labels.cutoff).tz_localize(None)
+        cutoff = pd.Timestamp(settings.labels.cutoff)  # naive UTC, see config.LabelsConfig
+        return cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo else cutoff
     stamps = [inputs.outcomes["occurred_at"].max()]
     if inputs.leads.has_created_at:
         stamps.append(inputs.leads.frame["created_at"].max())
@@ -182,6 +189,7 @@ class Champion:
     model: LeadModel
     version: str | None
     trained: TrainResult | None
+    single: str | None = None  # why no separate challenger was trained, when none was
 
 
 def run_loop(
@@ -206,12 +214,10 @@ def run_loop(
         seed=settings.model.seed,
     )
     train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
-    step("champion")
-    champion = _champion(settings, tracker, inputs, labeled, split)
-    step("challenger")
-    challenger = _train(settings, train_rows, train_rows["label"].to_numpy())
+    champion, challenger = _models(settings, tracker, inputs, labeled, split, step)
+    retrained = challenger.model if challenger is not None else champion.model
     step("evaluate")
-    scores = _holdout_scores(holdout, champion.model, challenger.model)
+    scores = _holdout_scores(holdout, champion.model, retrained)
     metrics = {
         role: _evaluate(settings, scores[role].to_numpy(), scores["label"].to_numpy())
         for role in ("champion", "challenger")
@@ -223,14 +229,14 @@ def run_loop(
         scores=scores,
         metrics=metrics,
         train_rows=train_rows,
-        history_label=_history(inputs, train_rows),
+        history_label=_history(settings, inputs, train_rows),
         current=_newest(inputs.leads.frame, split, holdout),
         labeled=labeled,
     )
-    decision = decide(assessment.evidence, settings.gate)
+    decision = _single_model_decision(decide(assessment.evidence, settings.gate), champion)
     importance = {
         "champion": champion.model.mean_abs_contributions(holdout, seed=settings.model.seed),
-        "challenger": challenger.model.mean_abs_contributions(holdout, seed=settings.model.seed),
+        "challenger": retrained.mean_abs_contributions(holdout, seed=settings.model.seed),
     }
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
@@ -265,21 +271,85 @@ def run_loop(
         record["comparison"],
         scores,
         champion_version,
-        versions["challenger"],
+        versions.get("challenger", ""),
         champion.trained is not None,
         record,
         decision,
     )
 
 
-def _champion(
-    settings: Settings, tracker: Tracker, inputs: Inputs, labeled: pd.DataFrame, split: Split
-) -> Champion:
+def _models(
+    settings: Settings,
+    tracker: Tracker,
+    inputs: Inputs,
+    labeled: pd.DataFrame,
+    split: Split,
+    step: Progress,
+) -> tuple[Champion, TrainResult | None]:
+    """The champion (registered, or trained now on a first run) and the retrained challenger.
+
+    No challenger (None) when it would learn from exactly the champion's labels: on a first run
+    with a label-only table, or a historical label equal to the CRM outcome for every lead (one
+    model is trained and registered as champion alone); and on a label-only table the registered
+    champion was trained on, unchanged.
+    """
+    step("champion")
+    train_rows = labeled.iloc[split.train]
     version = tracker.alias_version("champion")
     if version is not None:
-        return Champion(tracker.load("champion").model, version, None)
-    first = _train_first_champion(settings, inputs, labeled, split)
-    return Champion(first.model, None, first)
+        champion = Champion(tracker.load("champion").model, version, None)
+        unchanged = _unchanged_labels(settings, tracker, inputs, version)
+        if unchanged is not None:
+            return replace(champion, single=unchanged), None
+    else:
+        frame, target, source = _first_champion_rows(settings, inputs, labeled, split)
+        if _same_labels(frame, target, train_rows):
+            one = _fit_first_champion(settings, train_rows, train_rows["label"].to_numpy(), source)
+            note = (
+                f"First run: one model trained on {source} and registered as champion; no "
+                "separate challenger, because champion and challenger would learn from the "
+                "same labels."
+            )
+            return Champion(one.model, None, one, note), None
+        first = _fit_first_champion(settings, frame, target, source)
+        champion = Champion(first.model, None, first)
+    step("challenger")
+    return champion, _train(settings, train_rows, train_rows["label"].to_numpy())
+
+
+def _unchanged_labels(
+    settings: Settings, tracker: Tracker, inputs: Inputs, version: str
+) -> str | None:
+    """Why no challenger is trained, when the label-only data is the champion's own."""
+    if settings.outcomes.source != "none":
+        return None
+    if tracker.model_card(version).get("data_version") != inputs.data_version:
+        return None
+    return (
+        f"No challenger: champion v{version} was trained on this very label-only table (data "
+        f"version {inputs.data_version}); a challenger would learn from the same labels. The "
+        "champion is kept."
+    )
+
+
+def _same_labels(frame: pd.DataFrame, target: np.ndarray, train_rows: pd.DataFrame) -> bool:
+    """True when the first champion's labels add nothing: every lead the challenger trains on
+    has the same label there (a label-only table; a historical label equal to the CRM outcome).
+    """
+    first = pd.Series(target, index=frame["lead_id"].to_numpy())
+    crm = pd.Series(train_rows["label"].to_numpy(), index=train_rows["lead_id"].to_numpy())
+    if not crm.index.isin(first.index).all():
+        return False
+    return bool(np.array_equal(first.reindex(crm.index).to_numpy(), crm.to_numpy()))
+
+
+def _single_model_decision(decision: Decision, champion: Champion) -> Decision:
+    """With one model there is nothing to promote: it is the champion; blocks still stand."""
+    if champion.single is None:
+        return decision
+    if decision.verdict == "block":
+        return replace(decision, reasons=[*decision.reasons, champion.single])
+    return replace(decision, verdict="keep", reasons=[champion.single])
 
 
 def _holdout_scores(
@@ -303,9 +373,9 @@ def _newest(leads: pd.DataFrame, split: Split, holdout: pd.DataFrame) -> pd.Data
     return leads.loc[leads["created_at"] >= split.holdout_start]
 
 
-def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
+def _history(settings: Settings, inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
     history = inputs.leads.history_label
-    if history is None:
+    if history is None or settings.outcomes.source == "none":  # then it is the label itself
         return None
     by_id = pd.Series(history.to_numpy(), index=inputs.leads.frame["lead_id"].to_numpy())
     return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
@@ -327,7 +397,8 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
     }
     label = None
     if config.label_column and config.label_column in raw.columns:
-        label = prepare_leads(raw, config, source=str(path)).history_label
+        values = (settings.outcomes.won_values, settings.outcomes.lost_values)
+        label = prepare_leads(raw, config, source=str(path), outcome_values=values).history_label
     frame = raw.drop(columns=[c for c in reserved if c in raw.columns])
     encoder = FeatureEncoder(
         exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
@@ -401,7 +472,13 @@ def rollback(settings: Settings, *, reason: str) -> tuple[str, str]:
 
 
 def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> LabelResult:
-    """Point-in-time labels for the inputs as of ``cutoff`` with the configured rules."""
+    """Point-in-time labels for the inputs as of ``cutoff`` with the configured rules; with
+    ``outcomes: none``, the leads' own label column."""
+    if settings.outcomes.source == "none":
+        history = inputs.leads.history_label
+        if history is None:  # Settings refuses outcomes: none without leads.label_column
+            raise InputError("outcomes: none needs leads.label_column")
+        return labels_from_column(inputs.leads.frame, history, cutoff=cutoff)
     return label_leads(
         inputs.leads.frame,
         inputs.outcomes,
@@ -446,7 +523,10 @@ def _check_joined(settings: Settings, inputs: Inputs, labels: LabelResult) -> No
 
 
 def _young_rule(settings: Settings) -> int | None:
-    return None if settings.labels.use_young_decided else settings.labels.maturity_days
+    """The maturity window leads must pass to be used; none when labels are given as they are."""
+    if settings.labels.use_young_decided or settings.outcomes.source == "none":
+        return None
+    return settings.labels.maturity_days
 
 
 def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
@@ -463,25 +543,29 @@ def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResul
     return result
 
 
-def _train_first_champion(
+def _first_champion_rows(
     settings: Settings, inputs: Inputs, labeled: pd.DataFrame, split: Split
-) -> TrainResult:
-    """The first champion: on the historical label if there is one, else on earlier CRM labels."""
+) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """The first champion's training rows and labels, outside the holdout, and where the labels
+    come from: the historical label if there is one, else earlier CRM labels."""
     holdout_ids = set(labeled["lead_id"].iloc[split.holdout])
     leads = inputs.leads.frame
     keep = ~leads["lead_id"].isin(holdout_ids).to_numpy()
     if inputs.leads.history_label is not None:
         y = inputs.leads.history_label.to_numpy()
         rows = keep & ~np.isnan(y)
-        source = f"the historical label column '{settings.leads.label_column}'"
-        frame, target = leads.loc[rows], y[rows]
-    else:
-        early = _earlier_cutoff(inputs, split)
-        labels = label_inputs(settings, inputs, early)
-        table = _labeled_table(leads, labels, maturity_days=_young_rule(settings))
-        table = table[~table["lead_id"].isin(holdout_ids)]
-        source = f"CRM labels as of {early:%Y-%m-%d}"
-        frame, target = table, table["label"].to_numpy()
+        source = f"the label column '{settings.leads.label_column}'"
+        return leads.loc[rows], y[rows], source
+    early = _earlier_cutoff(inputs, split)
+    labels = label_inputs(settings, inputs, early)
+    table = _labeled_table(leads, labels, maturity_days=_young_rule(settings))
+    table = table[~table["lead_id"].isin(holdout_ids)]
+    return table, table["label"].to_numpy(), f"CRM labels as of {early:%Y-%m-%d}"
+
+
+def _fit_first_champion(
+    settings: Settings, frame: pd.DataFrame, target: np.ndarray, source: str
+) -> TrainResult:
     try:
         return _train(settings, frame, target)
     except InputError as err:
@@ -573,6 +657,8 @@ def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:
 
 
 def _outcomes_location(settings: Settings) -> str:
+    if settings.outcomes.source == "none":
+        return f"none (labels from the leads' column '{settings.leads.label_column}')"
     if settings.outcomes.source == "store":
         return f"feedback store {safe_url(settings.store_url())}"
     return str(settings.resolve(settings.outcomes.path))

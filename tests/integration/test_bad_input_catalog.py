@@ -244,6 +244,28 @@ CASES = [
         ("outcomes.csv", "column 'occurred_at'", "rows 9", "'soon'"),
     ),
     Case(
+        "ambiguous day/month",
+        _edit_leads(lambda f: f.assign(created_at=["01/02/2025", "03/04/2025"] * (len(f) // 2))),
+        ("leads.csv", "column 'created_at'", "'01/02/2025' and '03/04/2025'", "date_formats"),
+    ),
+    Case(
+        "event time against its column's day-first order",
+        _edit_outcomes(
+            lambda f: _set(
+                f.assign(occurred_at=pd.to_datetime(f["occurred_at"]).dt.strftime("%d/%m/%Y")),
+                "occurred_at",
+                5,
+                "11/25/2025",
+            )
+        ),
+        ("outcomes.csv", "column 'occurred_at'", "rows 6", "'11/25/2025' does not fit"),
+    ),
+    Case(
+        "label-only without a label column",
+        _config("outcomes: none\n"),
+        ("leadloop.yaml", "leads.label_column"),
+    ),
+    Case(
         "amount not a number",
         _edit_outcomes(lambda f: _set(f, "amount", 1, "lots")),
         ("outcomes.csv", "column 'amount'", "rows 2", "not a number"),

@@ -6,6 +6,7 @@ half-written output behind.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io as io_module
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import charset_normalizer
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -29,10 +31,18 @@ from leadloop.errors import InputError
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+WESTERN = "cp1252"
 
 
 def read_table(path: Path, *, missing: tuple[str, ...] = DEFAULT_MISSING) -> pd.DataFrame:
-    """Read a CSV (any common delimiter, UTF-8 with or without BOM, or Latin-1), Excel or Parquet
+    """Read a CSV (any common delimiter and text encoding, see ``_encoding``), Excel or Parquet
     file, with ``missing`` values as NaN; any failure is an ``InputError`` naming the file."""
     suffix = _check_file(path)
     try:
@@ -73,15 +83,15 @@ def _check_file(path: Path) -> str:
 def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """A delimited text file: encoding and delimiter found from its first bytes."""
     encoding, delimiter, header, sample = _sniff(path)
-    frame = pd.read_csv(
-        path,
-        sep=delimiter,
-        encoding=encoding,
-        low_memory=False,
-        na_values=list(missing),
-        keep_default_na=True,
-        skipinitialspace=True,
-    )
+    try:
+        frame = _read_csv(path, delimiter=delimiter, encoding=encoding, missing=missing)
+    except UnicodeDecodeError as err:
+        # UTF-8 in the first bytes, another code page further down: detect it where it shows.
+        window = err.object[max(0, err.start - SNIFF_BYTES // 2) : err.start + SNIFF_BYTES // 2]
+        found = _encoding(bytes(window)) if encoding == "utf-8-sig" else None
+        if found is None or found == encoding:
+            raise
+        frame = _read_csv(path, delimiter=delimiter, encoding=found, missing=missing)
     if len(frame.columns) == 1 and len(sample.splitlines()[0]) > 30:
         raise InputError(
             f"only one column found ('{str(frame.columns[0])[:40]}...'): the delimiter was not "
@@ -93,27 +103,66 @@ def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list
     return frame, [name.strip() for name in header]
 
 
+def _read_csv(
+    path: Path, *, delimiter: str, encoding: str, missing: tuple[str, ...]
+) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        low_memory=False,
+        na_values=list(missing),
+        keep_default_na=True,
+        skipinitialspace=True,
+    )
+
+
 def _sniff(path: Path) -> tuple[str, str, list[str], str]:
     """A text table's encoding, delimiter, header cells and first bytes (decoded)."""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    if b"\x00" in head:
-        raise InputError("is not a text table (binary content); expected CSV", path=str(path))
     encoding = _encoding(head)
+    if encoding is None:
+        raise InputError(
+            "is not a text table (binary content, no text encoding fits); expected CSV",
+            path=str(path),
+        )
     sample = head.decode(encoding, errors="replace")
     delimiter = _delimiter(sample)
     header = next(csv.reader(io_module.StringIO(sample), delimiter=delimiter), [])
     return encoding, delimiter, header, sample
 
 
-def _encoding(head: bytes) -> str:
+def _encoding(head: bytes) -> str | None:
+    """The encoding of a text file from its first bytes, or None when it is not text.
+
+    A byte-order mark decides; then UTF-8; then charset-normalizer. Code pages that decode the
+    bytes identically are ranked arbitrarily by the detector, so Windows-1252 (what Excel and
+    most Western CRMs write) is chosen whenever it reads the bytes as cleanly as the best guess:
+    its euro sign and curly quotes are control characters in Latin-1. NUL bytes outside UTF-16
+    or UTF-32 mean binary content.
+    """
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return name
+    if b"\x00" not in head and _is_utf8(head):
+        return "utf-8-sig"
+    matches = charset_normalizer.from_bytes(head)
+    best = matches.best()
+    if best is None:
+        return None
+    if b"\x00" in head and not best.encoding.startswith(("utf_16", "utf_32")):
+        return None
+    western = any(WESTERN in m.could_be_from_charset and m.chaos <= best.chaos for m in matches)
+    return WESTERN if western else str(best.encoding)
+
+
+def _is_utf8(head: bytes) -> bool:
     try:
-        head.decode("utf-8-sig")
+        head.decode("utf-8")
     except UnicodeDecodeError as err:
-        if err.start >= len(head) - 3:  # a character cut at the end of the sample
-            return "utf-8-sig"
-        return "latin-1"
-    return "utf-8-sig"
+        return err.reason == "unexpected end of data"  # a character cut at the sample's end
+    return True
 
 
 def _delimiter(sample: str) -> str:

@@ -192,3 +192,35 @@ def _statuses(
     status[after] = "created_after_cutoff"
     label[after] = np.nan
     return status, label, outcome_at
+
+
+def labels_from_column(
+    leads: pd.DataFrame, label: pd.Series, *, cutoff: pd.Timestamp
+) -> LabelResult:
+    """Labels given by the leads table itself (``outcomes: none``): 1 won, 0 lost, missing
+    unlabelled (neither trained nor evaluated on). No events, so no exclusions and no window."""
+    y = label.to_numpy(dtype=np.float64)
+    status = np.where(np.isnan(y), "unlabelled", np.where(y == 1.0, "won", "lost"))
+    labels = pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].to_numpy(),
+            "label": y,
+            "status": status,
+            "outcome_at": np.full(len(y), np.datetime64("NaT"), dtype="datetime64[ns]"),
+        }
+    )
+    counts = {s: int((status == s).sum()) for s in ("won", "lost", "unlabelled")}
+    return LabelResult(labels, pd.Timestamp(cutoff), 0, {}, counts, 0)
+
+
+def no_outcomes() -> pd.DataFrame:
+    """An empty table of outcome events in the standard shape."""
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype=object),
+            "outcome": pd.Series(dtype=object),
+            "occurred_at": pd.Series(dtype="datetime64[ns]"),
+            "event_id": pd.Series(dtype=object),
+            "amount": pd.Series(dtype="float64"),
+        }
+    )

@@ -14,7 +14,10 @@ import numpy as np
 import pandas as pd
 
 from leadloop.config import LeadsConfig, OutcomesConfig
+from leadloop.data.timestamps import parse_timestamps
 from leadloop.errors import InputError
+
+__all__ = ["PreparedLeads", "check_values", "parse_timestamps", "prepare_leads", "prepare_outcomes"]
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "t", "won", "converted"}
 _FALSE = {"0", "0.0", "false", "no", "n", "f", "lost"}
@@ -35,9 +38,21 @@ MIXED_SHARE = 0.9
 
 
 def prepare_leads(
-    raw: pd.DataFrame, config: LeadsConfig, *, source: str, now: pd.Timestamp | None = None
+    raw: pd.DataFrame,
+    config: LeadsConfig,
+    *,
+    source: str,
+    now: pd.Timestamp | None = None,
+    outcome_values: tuple[list[str], list[str]] | None = None,
 ) -> PreparedLeads:
-    """Check and normalise the leads table: ids, creation time and the optional label column."""
+    """Check and normalise the leads table: ids, creation time and the optional label column.
+
+    ``outcome_values`` (won values, lost values; by default the outcomes mapping's defaults)
+    map the label column beside yes/no, 1/0...
+    """
+    if outcome_values is None:
+        defaults = OutcomesConfig()
+        outcome_values = (defaults.won_values, defaults.lost_values)
     if raw.empty:
         raise InputError("the leads table has no rows", path=source)
     exempt = {config.id_column, config.created_at_column, config.label_column}
@@ -46,9 +61,11 @@ def prepare_leads(
     frame = raw.copy()
     warnings: list[str] = []
     ids = _lead_ids(frame, config, source=source, warnings=warnings)
-    frame = frame.drop(columns=[config.id_column], errors="ignore")
+    if config.id_column is not None:
+        frame = frame.drop(columns=[config.id_column], errors="ignore")
     frame.insert(0, "lead_id", ids)
     has_created = _created_at(frame, config, source=source, warnings=warnings)
+    _datetime_features(frame, config, source=source)
     if has_created and now is not None:
         future = frame["created_at"] > now
         if future.any():
@@ -61,7 +78,7 @@ def prepare_leads(
             )
     history = None
     if config.label_column is not None:
-        history = _history_label(frame, config.label_column, source=source)
+        history = _history_label(frame, config.label_column, source=source, values=outcome_values)
         frame = frame.drop(columns=[config.label_column])
     return PreparedLeads(frame.reset_index(drop=True), history, has_created, warnings)
 
@@ -77,7 +94,11 @@ def prepare_outcomes(
     out["lead_id"] = _outcome_ids(raw, config, source=source, leads=leads)
     out["outcome"] = _map_outcomes(raw[config.outcome_column], config, source=source)
     out["occurred_at"] = parse_timestamps(
-        raw[config.occurred_at_column], column=config.occurred_at_column, source=source
+        raw[config.occurred_at_column],
+        column=config.occurred_at_column,
+        source=source,
+        date_format=config.date_formats.get(config.occurred_at_column),
+        setting="outcomes.date_formats",
     )
     out["event_id"] = _optional_text(raw, config.event_id_column)
     out["amount"] = _optional_amount(raw, config.amount_column, source=source)
@@ -89,7 +110,7 @@ def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> 
     creation time parsed when present, so datetime features age from it as in training."""
     frame = raw.copy()
     column = config.id_column
-    if column in frame.columns:
+    if column is not None and column in frame.columns:
         missing = frame[column].isna() | (frame[column].astype("string").str.strip() == "")
         if missing.any():
             raise InputError(
@@ -101,9 +122,27 @@ def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> 
     frame.insert(0, "lead_id", ids.to_numpy())
     created = config.created_at_column
     if created is not None and created in frame.columns:
-        stamps = parse_timestamps(frame.pop(created), column=created, source=source)
+        stamps = parse_timestamps(
+            frame.pop(created),
+            column=created,
+            source=source,
+            date_format=config.date_formats.get(created),
+        )
         frame.insert(1, "created_at", stamps.to_numpy())
+    _datetime_features(frame, config, source=source)
     return frame
+
+
+def _datetime_features(frame: pd.DataFrame, config: LeadsConfig, *, source: str) -> None:
+    """Feature columns typed ``datetime``: parsed once per column, like ``created_at``."""
+    for column, kind in config.feature_types.items():
+        if kind == "datetime" and column in frame.columns:
+            frame[column] = parse_timestamps(
+                frame[column],
+                column=column,
+                source=source,
+                date_format=config.date_formats.get(column),
+            ).to_numpy()
 
 
 def check_values(raw: pd.DataFrame, *, source: str, declared: set[str]) -> None:
@@ -145,53 +184,15 @@ def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) 
         )
 
 
-def parse_timestamps(values: pd.Series, *, column: str, source: str) -> pd.Series:
-    """Parse timestamps to naive UTC; unparseable non-empty values are an error naming rows."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        utc: pd.Series = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        return utc.astype("datetime64[ns]")
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.astype("datetime64[ns]")
-    if pd.api.types.is_numeric_dtype(values) and values.notna().any():
-        raise InputError(
-            "expected timestamps, found numbers",
-            path=source,
-            column=column,
-            rows=_row_numbers(values.notna()),
-        )
-    text = values.astype("string").str.strip()
-    try:
-        parsed = pd.to_datetime(text, errors="coerce", utc=True)
-    except (ValueError, TypeError, OverflowError):
-        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
-    bad = parsed.isna() & text.notna() & (text != "")
-    if bad.any():
-        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
-        bad = parsed.isna() & text.notna() & (text != "")
-    if bad.any():
-        example = text[bad].iloc[0]
-        raise InputError(
-            f"cannot parse timestamp '{example}'",
-            path=source,
-            column=column,
-            rows=_row_numbers(bad),
-        )
-    naive = parsed.dt.tz_localize(None)
-    outside = naive.notna() & ((naive.dt.year > 2261) | (naive.dt.year < 1678))
-    if outside.any():
-        raise InputError(
-            f"timestamp '{text[outside].iloc[0]}' is out of range (years 1678 to 2261)",
-            path=source,
-            column=column,
-            rows=_row_numbers(outside),
-        )
-    return naive.astype("datetime64[ns]")
-
-
 def _lead_ids(
     frame: pd.DataFrame, config: LeadsConfig, *, source: str, warnings: list[str]
 ) -> pd.Series:
     column = config.id_column
+    if column is None:
+        warnings.append(
+            f"{source}: leads.id_column is null; lead ids are derived from a hash of each row"
+        )
+        return _hash_ids(frame)
     if column not in frame.columns:
         if "id_column" in config.model_fields_set:
             _require(frame, [column], source=source)
@@ -244,7 +245,9 @@ def _created_at(
             "split and out-of-time evaluation is not possible"
         )
         return False
-    parsed = parse_timestamps(frame[column], column=column, source=source)
+    parsed = parse_timestamps(
+        frame[column], column=column, source=source, date_format=config.date_formats.get(column)
+    )
     if parsed.isna().any():
         raise InputError(
             "creation timestamp is missing",
@@ -257,18 +260,23 @@ def _created_at(
     return True
 
 
-def _history_label(frame: pd.DataFrame, column: str, *, source: str) -> pd.Series:
+def _history_label(
+    frame: pd.DataFrame, column: str, *, source: str, values: tuple[list[str], list[str]]
+) -> pd.Series:
     _require(frame, [column], source=source)
-    values = frame[column]
-    text = values.astype("string").str.strip().str.lower()
-    label = pd.Series(np.nan, index=values.index, dtype="float64")
-    label[text.isin(_TRUE)] = 1.0
-    label[text.isin(_FALSE)] = 0.0
-    bad = label.isna() & values.notna() & (text != "")
+    raw = frame[column]
+    text = raw.astype("string").str.strip().str.lower()
+    won = {v.strip().lower() for v in values[0]}
+    lost = {v.strip().lower() for v in values[1]}
+    label = pd.Series(np.nan, index=raw.index, dtype="float64")
+    label[text.isin((_TRUE - lost) | won)] = 1.0
+    label[text.isin((_FALSE - won) | lost)] = 0.0
+    bad = label.isna() & raw.notna() & (text != "")
     if bad.any():
-        example = values[bad].iloc[0]
+        example = raw[bad].iloc[0]
         raise InputError(
-            f"label value '{example}' is not won/lost, yes/no, true/false or 1/0",
+            f"label value '{example}' is not won/lost, yes/no, true/false, 1/0 or in "
+            "outcomes.won_values / outcomes.lost_values",
             path=source,
             column=column,
             rows=_row_numbers(bad),
