@@ -20,6 +20,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -292,22 +293,33 @@ def inspect(
     path: Annotated[Path, typer.Argument(help="A CSV, Excel or Parquet file.")],
     config: ConfigOption = None,
 ) -> None:
-    """Show each column's inferred type, missing share, cardinality and role in the model."""
+    """Show each column's inferred type, missing share, cardinality and role in the model,
+    and the leak guard's evidence for every column it flags."""
     settings = _guard(lambda: _settings(config))
     rows = _guard(lambda: pipeline.inspect_table(settings, path))
     table = Table(title=f"{path}: {rows[0]['rows']:,} rows" if rows else str(path))
     for column in ("column", "type", "missing", "distinct", "role"):
         table.add_column(column)
     for row in rows:
-        colour = "green" if row["role"] == "feature" else "yellow"
+        colour = "green" if row["role"].startswith("feature") else "yellow"
         table.add_row(
-            row["column"],
+            escape(row["column"]),
             row["type"],
             f"{row['missing']:.1%}",
             f"{row['distinct']:,}",
-            f"[{colour}]{row['role']}[/{colour}]",
+            f"[{colour}]{escape(row['role'])}[/{colour}]",
         )
     console.print(table)
+    flagged = [row for row in rows if row["evidence"]]
+    if flagged:
+        console.print(
+            "[bold]Leak guard evidence[/bold] (declare a column in leads.feature_types to keep it):"
+        )
+    for row in flagged:
+        console.print(
+            f"- [yellow]{escape(row['column'])}[/yellow]: {escape(row['evidence'])}",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -10,14 +10,15 @@ stay NaN, as in training.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
+from leadloop import leaks
 from leadloop.errors import InputError
+from leadloop.leaks import Finding, YoungLeads
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime"]
 RESERVED = ("lead_id", "created_at")
@@ -64,25 +65,29 @@ class FeatureEncoder:
         feature_types: dict[str, Kind] | None = None,
         max_categories: int = 50,
         min_category_count: int = 5,
-        id_like_share: float = 0.5,
-        leak_auc: float = 0.95,
+        id_like_share: float = leaks.ID_UNIQUE_SHARE,
     ) -> None:
         self.exclude = exclude
         self.feature_types = feature_types
         self.max_categories = max_categories
         self.min_category_count = min_category_count
         self.id_like_share = id_like_share
-        self.leak_auc = leak_auc
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> FeatureEncoder:
+    def fit(
+        self, frame: pd.DataFrame, y: np.ndarray | None = None, *, young: YoungLeads | None = None
+    ) -> FeatureEncoder:
         """Type every column and learn categories; columns that cannot be features are recorded.
 
-        With labels ``y``, a column that on its own predicts them almost perfectly (AUC at least
-        ``leak_auc``), or whose missingness does, is excluded as a leak unless declared.
+        The leak guard (``leadloop.leaks``) flags ids and counters; with labels ``y`` also
+        nearly pure values and one dominant column; with ``young`` (recent leads, decided or
+        not) also fields filled after the outcome. Flagged columns are excluded with their
+        evidence unless declared in ``feature_types``; a declared one is kept and its finding
+        marked kept.
         """
         declared = dict(self.feature_types or {})
         features: list[Feature] = []
         excluded: dict[str, str] = {}
+        self.findings_: list[Finding] = []
         for name in map(str, frame.columns):
             reason = self._exclusion(name, frame[name], declared)
             if reason:
@@ -93,8 +98,7 @@ class FeatureEncoder:
             features.append(Feature(name, kind, cats))
         self.features_ = features
         self.excluded_ = excluded
-        if y is not None:
-            self._drop_leaks(frame, np.asarray(y, dtype=np.float64), declared)
+        self._guard(frame, None if y is None else np.asarray(y, dtype=np.float64), young)
         if not self.features_:
             raise InputError(
                 "no usable feature columns (every column is an id, a timestamp, a "
@@ -102,23 +106,38 @@ class FeatureEncoder:
             )
         return self
 
-    def _drop_leaks(self, frame: pd.DataFrame, y: np.ndarray, declared: dict[str, Kind]) -> None:
-        """Exclude undeclared columns that alone give away the label (on a sample of rows)."""
-        if len(np.unique(y)) < 2:
+    def _guard(self, frame: pd.DataFrame, y: np.ndarray | None, young: YoungLeads | None) -> None:
+        """Run the leak checks in turn, each on the columns the previous ones left."""
+        numeric = {f.name: frame[f.name] for f in self.features_ if f.kind == "numeric"}
+        created = frame["created_at"] if "created_at" in frame.columns else None
+        self._apply(leaks.counters(_numbers(numeric), created))
+        if y is None or len(np.unique(y)) < 2:
             return
-        rows = np.random.default_rng(0).permutation(len(y))[:LEAK_SAMPLE]
-        matrix = self.transform(frame.iloc[rows], source="training data")
-        kept = []
-        for j, feat in enumerate(self.features_):
-            column = matrix[:, j]
-            if feat.kind == "categorical":
-                column = _category_rates(column, y[rows])
-            reason = None if feat.name in declared else _leak(column, y[rows], self.leak_auc)
-            if reason:
-                self.excluded_[feat.name] = reason
-            else:
-                kept.append(feat)
-        self.features_ = kept
+        rows = np.sort(np.random.default_rng(0).permutation(len(y))[: leaks.SAMPLE_ROWS])
+        sample = frame.iloc[rows]
+        kinds = {f.name: f.kind for f in self.features_}
+        values = {n: sample[n] for n, k in kinds.items() if k != "datetime"}
+        self._apply(leaks.pure_values(values, y[rows]))
+        if young is not None:
+            self._apply(leaks.after_outcome([f.name for f in self.features_], young))
+        encoded = leaks.Encoded(
+            self.transform(sample, source="training data"),
+            self.feature_names_,
+            self.categorical_indices_,
+            y[rows],
+        )
+        self._apply(leaks.dominant(encoded))
+
+    def _apply(self, findings: list[Finding]) -> None:
+        """Exclude each flagged column unless declared; record every finding."""
+        declared = set(self.feature_types or {})
+        for finding in findings:
+            kept = finding.column in declared
+            self.findings_.append(replace(finding, kept=kept))
+            if not kept:
+                self.excluded_[finding.column] = finding.reason
+        self.features_ = [f for f in self.features_ if f.name not in self.excluded_]
+        self.__dict__.pop("_codes_cache", None)
 
     def transform(self, frame: pd.DataFrame, *, source: str = "input") -> np.ndarray:
         """Encode ``frame`` into a float64 matrix, one column per feature, in fitted order."""
@@ -182,7 +201,11 @@ class FeatureEncoder:
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted encoding as JSON-ready data."""
-        return {"features": [asdict(f) for f in self.features_], "excluded": self.excluded_}
+        return {
+            "features": [asdict(f) for f in self.features_],
+            "excluded": self.excluded_,
+            "leak_findings": [f.to_dict() for f in getattr(self, "findings_", [])],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureEncoder:
@@ -190,6 +213,10 @@ class FeatureEncoder:
         encoder = cls()
         encoder.features_ = [Feature(**f) for f in data["features"]]
         encoder.excluded_ = dict(data.get("excluded", {}))
+        encoder.findings_ = [
+            Finding(**{k: v for k, v in f.items() if k != "reason"})
+            for f in data.get("leak_findings", [])
+        ]
         return encoder
 
     def _exclusion(self, name: str, values: pd.Series, declared: dict[str, Kind]) -> str | None:
@@ -209,7 +236,8 @@ class FeatureEncoder:
         if present.nunique() < 2:
             return "constant"
         if _infer_kind(values) == "categorical" and self._id_like(present):
-            return "free text or id-like (mostly unique values)"
+            finding = leaks.text_ids(name, present)
+            return f"free text or id-like: {finding.evidence}; {leaks.DECLARE}"
         return None
 
     def _id_like(self, present: pd.Series) -> bool:
@@ -222,36 +250,9 @@ class FeatureEncoder:
         return sorted(kept.index.tolist())
 
 
-LEAK_SAMPLE = 200_000
-
-
-def _category_rates(codes: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Each row's category replaced by that category's won rate (missing stays missing)."""
-    rates = pd.Series(y).groupby(codes).mean()
-    return pd.Series(codes).map(rates).to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _leak(column: np.ndarray, y: np.ndarray, threshold: float) -> str | None:
-    """Why a single encoded column leaks the label, or None."""
-    missing = np.isnan(column)
-    if 0 < missing.mean() < 1:
-        auc = roc_auc_score(y, missing.astype(float))
-        if max(auc, 1 - auc) >= threshold:
-            return (
-                f"leaks the label: whether it is missing alone predicts won/lost (AUC "
-                f"{max(auc, 1 - auc):.2f}); declare it in leads.feature_types to keep it"
-            )
-    filled = np.where(missing, np.nanmin(column) - 1 if (~missing).any() else 0.0, column)
-    if len(np.unique(filled)) < 2:
-        return None
-    auc = roc_auc_score(y, filled)
-    if max(auc, 1 - auc) >= threshold:
-        return (
-            f"leaks the label: alone it predicts won/lost (AUC {max(auc, 1 - auc):.2f}), "
-            "so it is probably only known after the outcome; declare it in "
-            "leads.feature_types to keep it"
-        )
-    return None
+def _numbers(columns: dict[str, pd.Series]) -> dict[str, pd.Series]:
+    """Numeric columns as floats (text digits included), for the id and counter check."""
+    return {n: pd.to_numeric(v, errors="coerce") for n, v in columns.items()}
 
 
 def _infer_kind(values: pd.Series) -> Kind:

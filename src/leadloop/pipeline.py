@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ from leadloop.data.labels import LabelResult, label_leads, labels_from_column, n
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
+from leadloop.data.timestamps import parse_timestamps
 from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
 from leadloop.features import FeatureEncoder
 from leadloop.gate import Decision, decide
+from leadloop.leaks import Finding, YoungLeads
 from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.report.html import render_history, render_report
 from leadloop.split import Split, split_holdout
@@ -206,6 +208,7 @@ def run_loop(
     labels = label_inputs(settings, inputs, cutoff)
     _check_joined(settings, inputs, labels)
     labeled = _labeled_table(inputs.leads.frame, labels, maturity_days=_young_rule(settings))
+    young = young_leads(inputs.leads.frame, labels)
     step("split")
     split = split_holdout(
         labeled,
@@ -214,7 +217,7 @@ def run_loop(
         seed=settings.model.seed,
     )
     train_rows, holdout = labeled.iloc[split.train], labeled.iloc[split.holdout]
-    champion, challenger = _models(settings, tracker, inputs, labeled, split, step)
+    champion, challenger = _models(settings, tracker, inputs, labeled, split, step, young)
     retrained = challenger.model if challenger is not None else champion.model
     step("evaluate")
     scores = _holdout_scores(holdout, champion.model, retrained)
@@ -285,6 +288,7 @@ def _models(
     labeled: pd.DataFrame,
     split: Split,
     step: Progress,
+    young: YoungLeads | None,
 ) -> tuple[Champion, TrainResult | None]:
     """The champion (registered, or trained now on a first run) and the retrained challenger.
 
@@ -304,17 +308,19 @@ def _models(
     else:
         frame, target, source = _first_champion_rows(settings, inputs, labeled, split)
         if _same_labels(frame, target, train_rows):
-            one = _fit_first_champion(settings, train_rows, train_rows["label"].to_numpy(), source)
+            one = _fit_first_champion(
+                settings, train_rows, train_rows["label"].to_numpy(), source, young
+            )
             note = (
                 f"First run: one model trained on {source} and registered as champion; no "
                 "separate challenger, because champion and challenger would learn from the "
                 "same labels."
             )
             return Champion(one.model, None, one, note), None
-        first = _fit_first_champion(settings, frame, target, source)
+        first = _fit_first_champion(settings, frame, target, source, young)
         champion = Champion(first.model, None, first)
     step("challenger")
-    return champion, _train(settings, train_rows, train_rows["label"].to_numpy())
+    return champion, _train(settings, train_rows, train_rows["label"].to_numpy(), young)
 
 
 def _unchanged_labels(
@@ -382,11 +388,12 @@ def _history(settings: Settings, inputs: Inputs, rows: pd.DataFrame) -> np.ndarr
 
 
 def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
-    """Per column of a leads file: inferred type, missing share, cardinality and role.
+    """Per column of a leads file: inferred type, missing share, cardinality, role and evidence.
 
     The role says whether the column would be a feature or why not (id, timestamp, label,
-    excluded, leak by name, free text); with the configured label column present, columns that
-    leak it are flagged as the run would.
+    excluded, leak by name, free text, a leak guard finding); ``evidence`` gives a finding's
+    figures and thresholds. With the configured label column present, the guard runs as in a
+    run, leads without a label standing in for the undecided ones.
     """
     raw = io.read_table(path, missing=tuple(settings.missing_values))
     config = settings.leads
@@ -395,36 +402,74 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
         config.created_at_column: "creation timestamp",
         config.label_column: "label",
     }
-    label = None
-    if config.label_column and config.label_column in raw.columns:
-        values = (settings.outcomes.won_values, settings.outcomes.lost_values)
-        label = prepare_leads(raw, config, source=str(path), outcome_values=values).history_label
-    frame = raw.drop(columns=[c for c in reserved if c in raw.columns])
+    frame, label = _inspect_frame(raw, settings, path)
     encoder = FeatureEncoder(
         exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
     )
     if label is not None and label.notna().any():
         known = label.notna().to_numpy()
-        encoder.fit(frame.loc[known], label[known].to_numpy())
+        encoder.fit(frame.loc[known], label[known].to_numpy(), young=_unlabelled(frame, known))
     else:
         encoder.fit(frame)
     kinds = {f.name: f.kind for f in encoder.features_}
-    out = []
-    for column in map(str, raw.columns):
-        role = reserved.get(column) or (
-            "feature" if column in kinds else f"excluded: {encoder.excluded_.get(column, '')}"
-        )
-        out.append(
-            {
-                "column": column,
-                "type": kinds.get(column, str(raw[column].dtype)),
-                "missing": float(raw[column].isna().mean()),
-                "distinct": int(raw[column].nunique()),
-                "role": role,
-                "rows": len(raw),
-            }
-        )
-    return out
+    findings = {f.column: f for f in encoder.findings_}
+    return [
+        {
+            "column": column,
+            "type": kinds.get(column, str(raw[column].dtype)),
+            "missing": float(raw[column].isna().mean()),
+            "distinct": int(raw[column].nunique()),
+            "role": reserved.get(column) or _inspect_role(column, kinds, encoder, findings),
+            "evidence": findings[column].evidence if column in findings else None,
+            "rows": len(raw),
+        }
+        for column in map(str, raw.columns)
+    ]
+
+
+def _inspect_frame(
+    raw: pd.DataFrame, settings: Settings, path: Path
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The feature columns (with ``created_at`` when known) and the label, if configured."""
+    config = settings.leads
+    reserved = [config.id_column, config.created_at_column, config.label_column]
+    frame = raw.drop(columns=[c for c in reserved if c and c in raw.columns])
+    if not (config.label_column and config.label_column in raw.columns):
+        column = config.created_at_column
+        if column and column in raw.columns:
+            frame["created_at"] = parse_timestamps(
+                raw[column],
+                column=column,
+                source=str(path),
+                date_format=config.date_formats.get(column),
+            ).to_numpy()
+        return frame, None
+    values = (settings.outcomes.won_values, settings.outcomes.lost_values)
+    prepared = prepare_leads(raw, config, source=str(path), outcome_values=values)
+    if prepared.has_created_at:
+        frame["created_at"] = prepared.frame["created_at"].to_numpy()
+    return frame, prepared.history_label
+
+
+def _unlabelled(frame: pd.DataFrame, known: np.ndarray) -> YoungLeads | None:
+    """Leads without a label as the undecided ones, against labelled leads of the same period."""
+    if known.all():
+        return None
+    recent = np.ones(len(frame), dtype=bool)
+    if "created_at" in frame.columns:
+        recent = (frame["created_at"] >= frame.loc[~known, "created_at"].min()).to_numpy()
+    return YoungLeads(frame.loc[recent], known[recent])
+
+
+def _inspect_role(
+    column: str, kinds: Mapping[str, str], encoder: FeatureEncoder, findings: dict[str, Finding]
+) -> str:
+    finding = findings.get(column)
+    if column in kinds:
+        return f"feature (declared; guard: {finding.check})" if finding else "feature"
+    if finding:
+        return f"excluded: {finding.reason.split(':')[0]}"
+    return f"excluded: {encoder.excluded_.get(column, '')}"
 
 
 def rerender_report(settings: Settings, run: str) -> Path:
@@ -508,6 +553,22 @@ def _labeled_table(
     return result
 
 
+def young_leads(leads: pd.DataFrame, labels: LabelResult) -> YoungLeads | None:
+    """Leads younger than the maturity window at the cutoff, and which have an outcome already.
+
+    The leak guard compares the two groups (same period, so drift cannot explain a difference):
+    a field that decided leads have and undecided ones lack was filled after the outcome.
+    """
+    status = labels.labels["status"].to_numpy()
+    if not (status == "censored").any():
+        return None
+    young = np.isin(status, ("censored", "won", "lost"))
+    if "created_at" in leads.columns:
+        mature_by = labels.cutoff - pd.Timedelta(days=labels.maturity_days)
+        young &= (leads["created_at"] > mature_by).to_numpy()
+    return YoungLeads(leads.loc[young], status[young] != "censored")
+
+
 def _check_joined(settings: Settings, inputs: Inputs, labels: LabelResult) -> None:
     """Refuse outcomes of which not one names a known lead: the files do not belong together."""
     unknown = labels.event_exclusions.get("unknown_lead", 0)
@@ -529,7 +590,9 @@ def _young_rule(settings: Settings) -> int | None:
     return settings.labels.maturity_days
 
 
-def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResult:
+def _train(
+    settings: Settings, frame: pd.DataFrame, y: np.ndarray, young: YoungLeads | None = None
+) -> TrainResult:
     """Train on the labelled rows with the configured feature settings."""
     features = frame.drop(columns=["label"], errors="ignore")
     result = train_model(
@@ -539,6 +602,7 @@ def _train(settings: Settings, frame: pd.DataFrame, y: np.ndarray) -> TrainResul
         split=settings.split,
         exclude=tuple(settings.leads.exclude_columns),
         feature_types=dict(settings.leads.feature_types) or None,
+        young=young,
     )
     return result
 
@@ -564,10 +628,14 @@ def _first_champion_rows(
 
 
 def _fit_first_champion(
-    settings: Settings, frame: pd.DataFrame, target: np.ndarray, source: str
+    settings: Settings,
+    frame: pd.DataFrame,
+    target: np.ndarray,
+    source: str,
+    young: YoungLeads | None,
 ) -> TrainResult:
     try:
-        return _train(settings, frame, target)
+        return _train(settings, frame, target, young)
     except InputError as err:
         raise InputError(f"first champion, trained on {source}: {err}") from err
 
@@ -623,21 +691,25 @@ def _record(
 
 
 def _leak_warnings(trained: dict[str, TrainResult | None]) -> list[str]:
-    """One warning per column excluded as a leak, naming it and how to keep it."""
+    """One warning per leak guard finding (or leak-like name), with its evidence and remedy."""
     found: dict[str, str] = {}
     for result in trained.values():
-        if result is not None:
-            found.update(
-                {
-                    name: reason
-                    for name, reason in result.model.encoder.excluded_.items()
-                    if reason.startswith(("leaks", "name suggests"))
-                }
+        if result is None:
+            continue
+        encoder = result.model.encoder
+        found.update({n: r for n, r in encoder.excluded_.items() if r.startswith("name suggests")})
+        for finding in getattr(encoder, "findings_", []):
+            found[finding.column] = (
+                f"kept because leads.feature_types declares it, although {finding.check}: "
+                f"{finding.evidence}"
+                if finding.kept
+                else finding.reason
             )
-    return [
-        f"column '{name}' is not used as a feature: {reason}"
-        for name, reason in sorted(found.items())
-    ]
+    return [f"column '{name}' {_verb(reason)}: {reason}" for name, reason in sorted(found.items())]
+
+
+def _verb(reason: str) -> str:
+    return "is a feature" if reason.startswith("kept") else "is not used as a feature"
 
 
 def _inputs_record(settings: Settings, inputs: Inputs) -> dict[str, Any]:

@@ -88,7 +88,8 @@ def test_datetime_becomes_age_in_days() -> None:
 
 
 def test_leaking_columns_are_excluded_unless_declared() -> None:
-    """It excludes a column that alone predicts the label, or whose missingness does."""
+    """It excludes a column that alone predicts the label, one whose missingness does, and a
+    status whose values are pure in it, each with its evidence."""
     rng = np.random.default_rng(1)
     n = 2000
     y = (rng.uniform(size=n) < 0.3).astype(float)
@@ -102,9 +103,10 @@ def test_leaking_columns_are_excluded_unless_declared() -> None:
     )
     enc = FeatureEncoder().fit(frame, y)
     assert enc.feature_names_ == ["size"]
-    assert enc.excluded_["call_seconds"].startswith("leaks the label: alone")
-    assert "missing" in enc.excluded_["close_reason_code"]
-    assert enc.excluded_["stage_name"].startswith("leaks")
+    assert enc.excluded_["call_seconds"].startswith("leaks the label (one column ranks")
+    assert "alone AUC 1.00" in enc.excluded_["call_seconds"]
+    assert "missing is 100% won" in enc.excluded_["close_reason_code"]
+    assert "'signed' is 100% won" in enc.excluded_["stage_name"]
     kept = FeatureEncoder(feature_types={"call_seconds": "numeric"}).fit(frame, y)
     assert "call_seconds" in kept.feature_names_
 

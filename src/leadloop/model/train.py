@@ -21,6 +21,7 @@ from leadloop.config import ModelConfig, SplitConfig
 from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
+from leadloop.leaks import YoungLeads
 from leadloop.model.calibrate import Calibrator
 
 MODEL_FILE = "model.txt"
@@ -118,11 +119,14 @@ def train_model(
     split: SplitConfig,
     exclude: tuple[str, ...] = (),
     feature_types: dict[str, Kind] | None = None,
+    young: YoungLeads | None = None,
 ) -> TrainResult:
     """Fit encoder, booster (early-stopped on a validation slice) and calibrator (own slice)."""
     y = np.asarray(y, dtype=np.float64)
     _check_classes(y)
-    encoder = FeatureEncoder(exclude=exclude, feature_types=feature_types).fit(frame, y)
+    encoder = FeatureEncoder(exclude=exclude, feature_types=feature_types).fit(
+        frame, y, young=young
+    )
     matrix = encoder.transform(frame, source="training data")
     fit_idx, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
     params = _params(config)
