@@ -186,6 +186,11 @@ class TrackingConfig(_Section):
     artifact_root: Path = Path(".leadloop/artifacts")
     experiment: str = "leadloop"
     model_name: str = "lead-scorer"
+    # Lock for moving the champion: derived from ``uri`` (PostgreSQL advisory lock, or a file
+    # beside SQLite); for an MLflow server, give the PostgreSQL URL of its backend database.
+    lock_url: str | None = None
+    lock_timeout: float = Field(default=60.0, gt=0)
+    shared: bool = False  # refuse a store that lives and dies with this machine (CI)
 
 
 class SyntheticConfig(_Section):
