@@ -1,6 +1,7 @@
 """The ``leadloop`` command: parse, load settings, call the pipeline, render with Rich.
 
-Exit codes: 0 success, 1 internal error, 2 bad input or configuration.
+Exit codes: 0 success, 1 internal error, 2 bad input or configuration, 3 the gate blocked,
+4 the champion changed (or the registry stayed locked) while a command meant to move it.
 """
 
 from __future__ import annotations
@@ -33,19 +34,29 @@ from rich.table import Table
 from leadloop import batch, pipeline
 from leadloop.config import CONFIG_FILENAME, Settings, load_settings
 from leadloop.data.synthetic import SyntheticSpec
-from leadloop.errors import LeadloopError
+from leadloop.errors import LeadloopError, version_label
 from leadloop.evaluate import HIGHER_IS_BETTER, METRIC_NAMES
+from leadloop.lineage import Unchanged, require_shared
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
 EXIT_BLOCKED = 3
+EXIT_CHAMPION_CHANGED = 4
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config", "-c", help=f"Settings file (default: ./{CONFIG_FILENAME} if present)."
+    ),
+]
+
+IfChampionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--if-champion",
+        help="Move only while the champion is still this version (what you reviewed).",
     ),
 ]
 
@@ -76,28 +87,67 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the decision record as JSON on stdout.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain even when nothing is new since the last run.")
+    ] = False,
+    shared_registry: Annotated[
+        bool,
+        typer.Option(
+            "--shared-registry",
+            help="Refuse a local SQLite or file store (CI: the registry must outlive the runner).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole loop: label, split, train, evaluate, check, decide, track.
 
-    Exit status: 0 promoted or kept the champion; 3 the gate blocked (a person must review);
-    2 bad input or configuration; 1 internal error. The progress bar shows only on a terminal.
+    Exit status: 0 promoted, kept the champion, or nothing new since the last run; 3 the gate
+    blocked (a person must review); 4 the champion changed during the run (or the registry stayed
+    locked): nothing moved, rerun to compare; 2 bad input or configuration; 1 internal error.
+    The progress bar shows only on a terminal.
     """
     settings = _guard(lambda: _settings(config))
+    if shared_registry or settings.tracking.shared:
+        _guard(lambda: require_shared(settings))
     out = err_console if as_json else console
     generated = _guard(lambda: pipeline.ensure_data(settings))
     for path in generated:
         out.print(f"[dim]generated synthetic data: {path}[/dim]")
+    now = _now()
     with _progress(enabled=not quiet and out.is_terminal) as step:
-        result = _guard(lambda: pipeline.run_loop(settings, progress=step))
+        step("read")
+        inputs = _guard(lambda: pipeline.load_inputs(settings, now=now))
+        unchanged = None if force else _guard(lambda: pipeline.nothing_new(settings, inputs))
+        if unchanged is None:
+            result = _guard(
+                lambda: pipeline.run_loop(settings, progress=step, now=now, inputs=inputs)
+            )
+    if unchanged is not None:
+        _report_unchanged(unchanged, as_json=as_json)
+        return
     for warning in result.record["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    code = _run_exit_code(result)
     if as_json:
-        typer.echo(json.dumps(_json_summary(result), indent=2, default=str))
+        typer.echo(json.dumps({**_json_summary(result), "exit_code": code}, indent=2, default=str))
     else:
         _render_result(result)
         _render_decision(result)
-    if result.decision.verdict == "block":
-        raise typer.Exit(EXIT_BLOCKED)
+    if code:
+        raise typer.Exit(code)
+
+
+def _run_exit_code(result: pipeline.LoopResult) -> int:
+    """4 when a move the run decided on was refused (rerun first), 3 when the gate blocked."""
+    if result.settled is not None and result.settled.conflict:
+        return EXIT_CHAMPION_CHANGED
+    return EXIT_BLOCKED if result.decision.verdict == "block" else 0
+
+
+def _report_unchanged(unchanged: Unchanged, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({**unchanged.to_dict(), "exit_code": 0}, indent=2))
+    else:
+        console.print(unchanged.message, highlight=False)
 
 
 def _json_summary(result: pipeline.LoopResult) -> dict[str, object]:
@@ -105,6 +155,7 @@ def _json_summary(result: pipeline.LoopResult) -> dict[str, object]:
         "run": result.run_name,
         "report_dir": str(result.report_dir),
         "versions": result.record["versions"],
+        "registry": result.record.get("registry"),
         "data_version": result.record["data_version"],
         "decision": result.decision.to_dict(),
         "metrics": result.record["metrics"],
@@ -266,26 +317,39 @@ def promote(
     version: Annotated[str, typer.Argument(help="Registered version to make champion.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the registry).")],
     by: Annotated[str, typer.Option("--by", help="Who decided.")] = "human",
+    if_champion: IfChampionOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Human override: make VERSION the champion, recording who and why."""
+    """Human override: make VERSION the champion, recording who and why (exit 4 if
+    --if-champion no longer holds)."""
     settings = _guard(lambda: _settings(config))
     if not reason.strip():
         err_console.print("--reason must say why the champion is being replaced")
         raise typer.Exit(2)
-    previous = _guard(lambda: pipeline.promote(settings, version, reason=reason, by=by))
-    console.print(f"champion: v{previous or '-'} -> v{version} ({by}: {reason})")
+    previous, after = _guard(
+        lambda: pipeline.promote(settings, version, reason=reason, by=by, expected=if_champion)
+    )
+    console.print(
+        f"champion: {version_label(previous)} -> {version_label(after)} ({by}: {reason})",
+        highlight=False,
+    )
 
 
 @app.command()
 def rollback(
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "rollback",
+    if_champion: IfChampionOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Point the champion back at the version it replaced."""
+    """Point the champion back at the version it replaced (exit 4 if --if-champion no longer
+    holds)."""
     settings = _guard(lambda: _settings(config))
-    current, previous = _guard(lambda: pipeline.rollback(settings, reason=reason))
-    console.print(f"champion: v{current} -> v{previous} (rolled back: {reason})")
+    current, after = _guard(
+        lambda: pipeline.rollback(settings, reason=reason, expected=if_champion)
+    )
+    console.print(
+        f"champion: v{current} -> {version_label(after)} (rolled back: {reason})", highlight=False
+    )
 
 
 @app.command()
@@ -405,16 +469,20 @@ def validate(
 def _render_decision(result: pipeline.LoopResult) -> None:
     decision = result.decision
     colour = {"promote": "green", "keep": "cyan", "block": "red"}[decision.verdict]
+    settled = result.settled
+    said = settled.message if settled is not None else ""
+    if settled is not None and settled.conflict:
+        said = f"[bold red]{said}[/bold red]"
     console.print(
-        f"decision: [bold {colour}]{decision.verdict.upper()}[/bold {colour}] "
-        f"(champion is now v{result.champion_version})"
+        f"decision: [bold {colour}]{decision.verdict.upper()}[/bold {colour}] ({said})",
+        highlight=False,
     )
     for reason in decision.reasons:
         console.print(f"  - {reason}", highlight=False)
 
 
 def _render_result(result: pipeline.LoopResult) -> None:
-    champion = result.champion_version
+    champion = result.record["versions"]["compared_with"]
     title = f"Champion v{champion} vs challenger v{result.challenger_version} on the shared holdout"
     if not result.challenger_version:  # one model: the decision says why
         title = f"Champion v{champion} on the holdout (no separate challenger)"
@@ -439,8 +507,6 @@ def _render_result(result: pipeline.LoopResult) -> None:
         f"holdout: {split['holdout_rows']:,} leads ({split['method']}), "
         f"{result.record['metrics']['challenger']['positives']:,} won"
     )
-    if result.first_run:
-        console.print(f"first run: v{champion} registered as champion")
     console.print(f"reports: {result.report_dir}")
 
 

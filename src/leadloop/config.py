@@ -283,6 +283,11 @@ class TrackingConfig(_Section):
     artifact_root: Path = Path(".leadloop/artifacts")
     experiment: str = "leadloop"
     model_name: str = "lead-scorer"
+    # Lock for moving the champion: derived from ``uri`` (PostgreSQL advisory lock, or a file
+    # beside SQLite); for an MLflow server, give the PostgreSQL URL of its backend database.
+    lock_url: str | None = None
+    lock_timeout: float = Field(default=60.0, gt=0)
+    shared: bool = False  # refuse a store that lives and dies with this machine (CI)
 
 
 class SyntheticConfig(_Section):
@@ -406,9 +411,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"{path}: is not UTF-8 text (byte {err.start} cannot be decoded); save it as UTF-8"
         ) from err
     try:
-        data = yaml.load(
-            text, Loader=_UniqueKeyLoader
-        )  # a SafeLoader: no objects built
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no objects built
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

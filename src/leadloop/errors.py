@@ -2,7 +2,8 @@
 
 The CLI maps every ``LeadloopError`` to an exit code in one place (``cli.py``); the service maps
 them to HTTP statuses in one place. ``InputError`` and ``ConfigError`` are the user's to fix
-(exit 2); anything else is ours (exit 1).
+(exit 2); anything else is ours (exit 1). A registry that changed or stayed locked while a
+command wanted to move the champion exits 4: nothing moved, run it again.
 """
 
 from __future__ import annotations
@@ -51,6 +52,31 @@ class RegistryError(LeadloopError):
     """The model registry is not in the state an operation needs (no such version, no champion)."""
 
     exit_code = 2
+
+
+class ChampionChangedError(LeadloopError):
+    """The champion is no longer the version a decision was made against: nothing moved."""
+
+    exit_code = 4
+
+
+class RegistryBusyError(LeadloopError):
+    """Another process held the registry lock past the configured wait: nothing moved."""
+
+    exit_code = 4
+
+
+def champion_changed(expected: str | None, found: str | None, *, what: str = "run") -> str:
+    """The one wording for a compare-and-set that found another champion."""
+    return (
+        f"champion changed during the {what} ({version_label(expected)} -> "
+        f"{version_label(found)}): not promoted, rerun to compare"
+    )
+
+
+def version_label(version: str | None) -> str:
+    """``v3``, or ``none`` when there is no champion."""
+    return f"v{version}" if version else "none"
 
 
 def _locate(message: str, *, path: str | None, column: str | None, rows: list[object]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop import registry
 from leadloop.assess import Assessment, assess
 from leadloop.config import Settings
 from leadloop.data import io
@@ -31,10 +32,12 @@ from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
 from leadloop.features import FeatureEncoder
 from leadloop.gate import Decision, decide
 from leadloop.leaks import Finding, YoungLeads
+from leadloop.lineage import Unchanged, lineage_tags, record_unchanged, unchanged_since_last
 from leadloop.model.train import LeadModel, TrainResult, train_model
+from leadloop.registry import Settled
 from leadloop.report.html import render_history, render_report
 from leadloop.split import Split, split_holdout
-from leadloop.tracking import ModelToLog, Tracker, git_commit
+from leadloop.tracking import ModelToLog, Tracker
 
 log = logging.getLogger(__name__)
 STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "checks", "publish")
@@ -68,6 +71,7 @@ class LoopResult:
     first_run: bool
     record: dict[str, Any]
     decision: Decision
+    settled: Settled | None = None  # what the run did to the registry, champion as it is after
 
 
 def ensure_data(settings: Settings) -> list[Path]:
@@ -195,14 +199,22 @@ class Champion:
 
 
 def run_loop(
-    settings: Settings, *, progress: Progress | None = None, now: pd.Timestamp | None = None
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    now: pd.Timestamp | None = None,
+    inputs: Inputs | None = None,
 ) -> LoopResult:
-    """Run the whole loop once: every stage, the gate, then publish; aliases move last."""
+    """Run the whole loop once: every stage, the gate, then publish; aliases move last.
+
+    ``inputs`` already read (by ``load_inputs`` with the same ``now``) are used as given.
+    """
     step = progress or (lambda _stage: None)
     now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     tracker = Tracker(settings)
-    step("read")
-    inputs = load_inputs(settings, now=now)
+    if inputs is None:
+        step("read")
+        inputs = load_inputs(settings, now=now)
     cutoff = resolve_cutoff(settings, inputs, now=now)
     step("label")
     labels = label_inputs(settings, inputs, cutoff)
@@ -257,7 +269,7 @@ def run_loop(
         used=len(labeled),
     )
     record["importance"] = importance
-    versions = _publish(
+    settled = _publish(
         settings,
         tracker,
         record=record,
@@ -265,19 +277,19 @@ def run_loop(
         labeled=labeled,
         scores=scores,
         trained=trained,
+        compared_with=champion.version,
     )
-    champion_version = versions.get("champion", champion.version) or ""
-    record["versions"] = {"champion": champion_version, **versions}
     return LoopResult(
         run_name,
         settings.resolve(settings.reports_dir) / run_name,
         record["comparison"],
         scores,
-        champion_version,
-        versions.get("challenger", ""),
+        settled.champion or "",
+        record["versions"]["challenger"],
         champion.trained is not None,
         record,
         decision,
+        settled,
     )
 
 
@@ -506,14 +518,28 @@ def write_record(record: dict[str, Any], path: Path) -> None:
     io.write_json(record, path)
 
 
-def promote(settings: Settings, version: str, *, reason: str, by: str) -> str | None:
-    """A person's override: make ``version`` the champion; returns the previous champion."""
-    return Tracker(settings).move_champion(version, decided_by=by, reason=reason)
+def promote(
+    settings: Settings, version: str, *, reason: str, by: str, expected: str | None = None
+) -> tuple[str | None, str | None]:
+    """A person's override, compare-and-set: make ``version`` the champion (only while it is
+    still ``expected``, if given); returns (previous champion, champion after)."""
+    return registry.promote(Tracker(settings), version, reason=reason, by=by, expected=expected)
 
 
-def rollback(settings: Settings, *, reason: str) -> tuple[str, str]:
-    """Point ``champion`` back at the version it replaced; returns (from, to)."""
-    return Tracker(settings).rollback(reason=reason)
+def rollback(
+    settings: Settings, *, reason: str, expected: str | None = None
+) -> tuple[str, str | None]:
+    """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
+    return registry.rollback(Tracker(settings), reason=reason, expected=expected)
+
+
+def nothing_new(settings: Settings, inputs: Inputs) -> Unchanged | None:
+    """The last run, when data, settings, code and champion are all as it left them; the skip
+    is then recorded in MLflow."""
+    unchanged = unchanged_since_last(settings, inputs.data_version)
+    if unchanged is not None:
+        record_unchanged(settings, unchanged)
+    return unchanged
 
 
 def label_inputs(settings: Settings, inputs: Inputs, cutoff: pd.Timestamp) -> LabelResult:
@@ -745,23 +771,21 @@ def _publish(
     labeled: pd.DataFrame,
     scores: pd.DataFrame,
     trained: dict[str, TrainResult | None],
-) -> dict[str, str]:
-    """Stage reports, log to MLflow, move reports into place, and only then move ``champion``."""
+    compared_with: str | None,
+) -> Settled:
+    """Stage the records, log the run to MLflow, move the aliases compare-and-set, then write
+    the report and put the records (which say what the registry did) into place."""
     final = settings.resolve(settings.reports_dir) / record["run"]
     staged = io.staging_dir(final)
     try:
         _write_reports(record, staged)
         io.write_table(scores, staged / "holdout_scores.parquet")
-        io.write_text(
-            render_report(record, scores, importance=record.get("importance")), staged / REPORT_FILE
-        )
-        commit = git_commit(settings.base_dir)
         tags = {
-            "data_version": inputs.data_version,
+            **lineage_tags(settings, inputs.data_version),
             "leadloop_run": record["run"],
             "decision": record["decision"]["verdict"],
+            "compared_with": compared_with or "",
             **{f"dvc_md5_{name}": md5 for name, md5 in inputs.dvc_hashes.items()},
-            **({"git_commit": commit} if commit else {}),
         }
         sample = labeled.drop(columns=["lead_id", "label"]).head(5)
         models = [ModelToLog(role, t, sample) for role, t in trained.items() if t is not None]
@@ -775,22 +799,54 @@ def _publish(
             report_dir=staged,
         )
         record["mlflow_run_id"] = published.run_id
-        io.write_json(record, staged / "run.json")
+        settled = _settle(tracker, record, published.run_id, published.versions, compared_with)
+        # The records and the HTML report say what the registry did, so they follow the move.
+        _write_reports(record, staged)
+        io.write_text(
+            render_report(record, scores, importance=record.get("importance")), staged / REPORT_FILE
+        )
+        tracker.log_report(published.evaluate_run_id, staged)
         io.publish_dir(staged, final)
         io.copy_dir(final, final.parent / LATEST)
     except BaseException:
         io.discard_dir(staged)
         raise
-    versions = dict(published.versions)
-    if record["decision"]["verdict"] == "promote":
-        tracker.move_champion(
-            versions["challenger"],
-            decided_by="policy",
-            reason=" ".join(record["decision"]["reasons"]),
-            run=record["run"],
-        )
-        versions["champion"] = versions["challenger"]
-    return versions
+    return settled
+
+
+def _settle(
+    tracker: Tracker,
+    record: dict[str, Any],
+    run_id: str,
+    versions: dict[str, str],
+    compared_with: str | None,
+) -> Settled:
+    """Move the aliases compare-and-set and write what happened into the record and MLflow."""
+    decision = record["decision"]
+    settled = registry.settle_run(
+        tracker,
+        compared_with=compared_with,
+        versions=versions,
+        promote=decision["verdict"] == "promote",
+        reason=" ".join(decision["reasons"]),
+        run=record["run"],
+    )
+    record["registry"] = settled.to_dict()
+    record["versions"] = {
+        "champion": settled.champion or "",
+        "challenger": versions.get("challenger", ""),
+        "compared_with": versions.get("champion") or compared_with or "",
+    }
+    tracker.tag_run(
+        run_id,
+        {
+            "champion_after": settled.champion or "",
+            "compared_with": record["versions"]["compared_with"],
+            "challenger_version": versions.get("challenger", ""),
+            "registry": settled.message[:5000],
+        },
+    )
+    return settled
 
 
 def _write_reports(record: dict[str, Any], directory: Path) -> None:

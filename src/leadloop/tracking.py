@@ -2,7 +2,7 @@
 
 The rest of leadloop hands this module finished results; it writes them in one go at the end of
 a run, so a run that fails earlier leaves the store and the registry as they were. Aliases
-(``champion``, ``challenger``) are moved last.
+(``champion``, ``challenger``) are moved last, by ``registry.py``, under the registry's lock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import (
+    AbstractContextManager,
+    contextmanager,
+    nullcontext,
+    redirect_stderr,
+    redirect_stdout,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ import leadloop
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.errors import RegistryError
+from leadloop.locking import registry_lock
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel, TrainResult
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,7 @@ class Published:
     run_id: str
     experiment_id: str
     versions: dict[str, str]
+    evaluate_run_id: str
 
 
 @dataclass(frozen=True)
@@ -131,10 +139,16 @@ class Tracker:
         evaluation: Mapping[str, float],
         report_dir: Path,
     ) -> Published:
-        """Log the whole run (parent + nested stage runs), register models, then move aliases."""
+        """Log the whole run (parent + nested stage runs) and register its models.
+
+        Aliases are not moved here: ``registry.settle_run`` does that, compare-and-set.
+        """
         ensure_store_dir(self.settings)
+        # Two first runs must not both create the SQLite store or the experiment.
+        first = self.lock() if not self.store_exists() else nullcontext()
         with _tracking_uri(self.uri):
-            experiment_id = self._experiment()
+            with first:
+                experiment_id = self._experiment()
             with mlflow.start_run(
                 experiment_id=experiment_id,
                 run_name=run_name,
@@ -148,52 +162,70 @@ class Tracker:
                     run_name="evaluate",
                     nested=True,
                     tags={**tags, "pipeline_stage": "evaluate"},
-                ):
+                ) as evaluate:
                     mlflow.log_metrics(dict(evaluation))
                     mlflow.log_artifacts(str(report_dir), artifact_path="report")
-                for role, version in versions.items():
-                    self._client().set_registered_model_alias(self.name, role, version)
-        return Published(parent.info.run_id, experiment_id, versions)
+        return Published(parent.info.run_id, experiment_id, versions, evaluate.info.run_id)
 
-    def move_champion(
-        self, version: str, *, decided_by: str, reason: str, run: str | None = None
-    ) -> str | None:
-        """Point ``champion`` at ``version``, recording who decided, why, and the previous one."""
-        client = self._client()
+    def log_report(self, run_id: str, report_dir: Path) -> None:
+        """Log (again) the report files of a run, once they say what the registry did."""
+        with _quiet():
+            self._client().log_artifacts(run_id, str(report_dir), artifact_path="report")
+
+    def lock(self) -> AbstractContextManager[None]:
+        """The registry's lock (see ``locking.py``), held while an alias is compared and moved."""
+        config = self.settings.tracking
+        target = config.lock_url or self.uri
+        return registry_lock(target, name=self.name, timeout=config.lock_timeout)
+
+    def version_tags(self, version: str) -> dict[str, str]:
+        """A registered version's tags; ``RegistryError`` when there is no such version."""
         try:
-            client.get_model_version(self.name, version)
+            return dict(self._client().get_model_version(self.name, version).tags)
         except MlflowException as err:
             raise RegistryError(f"model '{self.name}' has no version {version}") from err
-        previous = self.alias_version("champion")
-        if previous == version:
-            raise RegistryError(f"version {version} is already the champion")
-        stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-        tags = {
-            "previous_champion": previous or "",
-            "promoted_by": decided_by,
-            "promotion_reason": reason[:5000],
-            "promoted_at": stamp,
-            **({"promoted_in_run": run} if run else {}),
-        }
+
+    def set_alias(self, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version`` (callers hold ``lock()`` and compared first)."""
+        self._client().set_registered_model_alias(self.name, alias, version)
+
+    def tag_version(self, version: str, tags: Mapping[str, str]) -> None:
+        """Write tags on a registered version."""
+        client = self._client()
         for key, value in tags.items():
             client.set_model_version_tag(self.name, version, key, value)
-        client.set_registered_model_alias(self.name, "champion", version)
-        return previous
 
-    def rollback(self, *, reason: str) -> tuple[str, str]:
-        """Point ``champion`` back at the version it replaced; returns (from, to)."""
+    def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Add tags to a logged run (what happened in the registry after it was logged)."""
         client = self._client()
-        current = self.alias_version("champion")
-        if current is None:
-            raise RegistryError(f"model '{self.name}' has no champion to roll back")
-        previous = client.get_model_version(self.name, current).tags.get("previous_champion")
-        if not previous:
-            raise RegistryError(f"champion v{current} has no previous champion to roll back to")
-        stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
-        client.set_model_version_tag(self.name, current, "rolled_back_at", stamp)
-        client.set_model_version_tag(self.name, current, "rollback_reason", reason[:5000])
-        client.set_registered_model_alias(self.name, "champion", previous)
-        return current, previous
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+
+    def last_run(self, stage: str = "loop") -> dict[str, str] | None:
+        """The tags of the newest finished run of ``stage`` in the experiment, or None."""
+        if not self.store_exists():
+            return None
+        client = self._client()
+        found = client.get_experiment_by_name(self.settings.tracking.experiment)
+        if found is None:
+            return None
+        runs = client.search_runs(
+            [found.experiment_id],
+            filter_string=f"tags.pipeline_stage = '{stage}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return {**runs[0].data.tags, "run_id": runs[0].info.run_id} if runs else None
+
+    def log_marker(self, *, run_name: str, tags: Mapping[str, str]) -> str:
+        """Log an empty run that only records an event (a skipped run); returns its id."""
+        ensure_store_dir(self.settings)
+        with _tracking_uri(self.uri), _quiet():
+            experiment_id = self._experiment()
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=run_name, tags=dict(tags)
+            ) as run:
+                return str(run.info.run_id)
 
     def versions(self) -> list[dict[str, Any]]:
         """Every registered version, newest first, with its tags, aliases and holdout AUC."""
@@ -258,9 +290,19 @@ class Tracker:
         found = mlflow.get_experiment_by_name(name)
         if found is not None:
             return str(found.experiment_id)
-        root = self.settings.resolve(self.settings.tracking.artifact_root).resolve()
-        root.mkdir(parents=True, exist_ok=True)
-        return str(mlflow.create_experiment(name, artifact_location=(root / name).as_uri()))
+        location = None
+        if not self.uri.startswith(("http://", "https://", "databricks")):
+            root = self.settings.resolve(self.settings.tracking.artifact_root).resolve()
+            root.mkdir(parents=True, exist_ok=True)
+            location = (root / name).as_uri()
+        # An MLflow tracking server chooses where artifacts go (its --artifacts-destination).
+        try:
+            return str(mlflow.create_experiment(name, artifact_location=location))
+        except MlflowException:
+            found = mlflow.get_experiment_by_name(name)  # created meanwhile by another run
+            if found is None:
+                raise
+            return str(found.experiment_id)
 
     def _client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
