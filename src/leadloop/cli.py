@@ -241,7 +241,8 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-    console.print(f"leadloop serving on http://{host}:{port} (API docs at /docs)")
+    docs = " (API docs at /docs)" if settings.serve.docs else ""
+    console.print(f"leadloop serving on http://{host}:{port}{docs}")
     if workers == 1:
         service = _guard(lambda: create_app(settings))
         uvicorn.run(service, host=host, port=port, log_level="warning")

@@ -35,6 +35,8 @@ def test_openapi_types_the_lead_from_the_champion(client: httpx.Client) -> None:
     assert lead["examples"][0]["lead_source"] in source["anyOf"][0]["enum"]
     body = spec["paths"]["/v1/score"]["post"]["requestBody"]["content"]["application/json"]
     assert any(s.get("$ref", "").endswith("/Lead") for s in body["schema"]["anyOf"])
+    example = body["examples"]["one"]["value"]
+    assert set(example) == set(lead["properties"])  # the champion's own fields, nothing else
     assert "securitySchemes" not in spec["components"]  # no key here: no scheme to claim
 
 

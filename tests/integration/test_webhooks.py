@@ -229,3 +229,25 @@ def test_a_scheme_without_its_secret_is_off(registered: Path) -> None:
         assert "LEADLOOP_SERVE__HUBSPOT__CLIENT_SECRET" in answer.json()["detail"]
         answer = httpx.post(f"{url}/v1/feedback/standard", content=b"{}")
         assert "LEADLOOP_SERVE__STANDARD__SECRET" in answer.json()["detail"]
+
+
+def test_hubspot_without_a_public_url_checks_the_url_it_was_called_at(registered: Path) -> None:
+    """It verifies against the request's own URL, query string included, by default."""
+    settings = settings_for(
+        registered,
+        serve__hubspot__client_secret=HUBSPOT_SECRET,
+        serve__store_url=f"sqlite:///{registered / 'webhooks-direct.db'}",
+    )
+    body = json.dumps([_deal(7, "closedwon")]).encode()
+    with serving(settings) as base:
+        target = f"{base}/v1/feedback/hubspot?portal=62515"
+        stamp = str(int(time.time() * 1000))
+        signature = hubspot_signature(
+            HUBSPOT_SECRET, method="POST", uri=target, body=body, timestamp=stamp
+        )
+        headers = {"X-HubSpot-Request-Timestamp": stamp, "X-HubSpot-Signature-v3": signature}
+        answer = httpx.post(target, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["stored"] == ["62515:7:dealstage:1764660240007"]
+        other = httpx.post(f"{base}/v1/feedback/hubspot", content=body, headers=headers)
+        assert other.status_code == 401  # signed for another query string

@@ -67,6 +67,12 @@ def document(app: FastAPI, service: Service) -> dict[str, Any]:
         spec["components"]["schemas"]["Lead"] = loaded.fields.json_schema(
             strict=serve.strict_fields
         )
+        example = loaded.fields.example()
+        body = spec["paths"]["/v1/score"]["post"]["requestBody"]["content"]["application/json"]
+        body["examples"] = {
+            "one": {"summary": "One lead", "value": example},
+            "batch": {"summary": "A batch", "value": [example, {**example, "lead_id": "L-2"}]},
+        }
     if serve.api_key is not None:
         spec["components"]["securitySchemes"] = {
             BEARER: {

@@ -80,17 +80,11 @@ async def feedback_hubspot(request: Request, service: ServiceDep) -> Response:
     serve = service.settings.serve
     secret = _secret(serve.hubspot.client_secret, "serve.hubspot.client_secret")
     body = await request.body()
-    query = request.url.query
-    uri = (
-        (serve.hubspot.public_url + (f"?{query}" if query else ""))
-        if serve.hubspot.public_url
-        else str(request.url)
-    )
     _verified(
         verify_hubspot,
         secret=secret,
         method=request.method,
-        uri=uri,
+        uri=_called_uri(request, serve.hubspot.public_url),
         body=body,
         timestamp=request.headers.get(HUBSPOT_TIMESTAMP_HEADER),
         signature=request.headers.get(HUBSPOT_SIGNATURE_HEADER),
@@ -121,6 +115,14 @@ async def feedback_standard(request: Request, service: ServiceDep) -> Response:
         window_seconds=serve.replay_window_seconds,
     )
     return await _mapped(service, body, serve.standard, delivery_id=msg_id)
+
+
+def _called_uri(request: Request, public_url: str | None) -> str:
+    """The URL the sender called: the configured public one (plus the query), else ours."""
+    if public_url is None:
+        return str(request.url)
+    query = request.url.query
+    return public_url + (f"?{query}" if query else "")
 
 
 def _secret(value: SecretStr | None, setting: str) -> str:
