@@ -63,7 +63,7 @@ def settle_run(
     wanted = promote or first is not None
     try:
         with tracker.lock():
-            found = tracker.alias_version(CHAMPION)
+            found = tracker.alias_version(CHAMPION, strict=True)
             tracker.set_alias(CHALLENGER, versions[CHALLENGER])
             if found != compared_with:
                 return _changed(compared_with, found, wanted=wanted)
@@ -78,9 +78,9 @@ def settle_run(
                     reason=reason,
                     run=run,
                 )
-            after = tracker.alias_version(CHAMPION)
+            after = tracker.alias_version(CHAMPION, strict=True)
     except RegistryBusyError as err:
-        now = tracker.alias_version(CHAMPION)
+        now = tracker.alias_version(CHAMPION, strict=True)
         return Settled(
             compared_with, now, now, wanted, False, f"{err}; champion is {version_label(now)}"
         )
@@ -95,13 +95,13 @@ def promote(
     With ``expected``, the move happens only while the champion is still that version.
     """
     with tracker.lock():
-        current = tracker.alias_version(CHAMPION)
+        current = tracker.alias_version(CHAMPION, strict=True)
         _expect(expected, current)
         tracker.version_tags(version)  # raises when there is no such version
         if current == version:
             raise RegistryError(f"version {version} is already the champion")
         _move(tracker, version, previous=current, by=by, reason=reason, run=None)
-        return current, tracker.alias_version(CHAMPION)
+        return current, tracker.alias_version(CHAMPION, strict=True)
 
 
 def rollback(
@@ -109,7 +109,7 @@ def rollback(
 ) -> tuple[str, str | None]:
     """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
     with tracker.lock():
-        current = tracker.alias_version(CHAMPION)
+        current = tracker.alias_version(CHAMPION, strict=True)
         if current is None:
             raise RegistryError(f"model '{tracker.name}' has no champion to roll back")
         _expect(expected, current)
@@ -118,7 +118,7 @@ def rollback(
             raise RegistryError(f"champion v{current} has no previous champion to roll back to")
         tracker.set_alias(CHAMPION, previous)
         tracker.tag_version(current, {"rolled_back_at": _stamp(), "rollback_reason": reason[:5000]})
-        return current, tracker.alias_version(CHAMPION)
+        return current, tracker.alias_version(CHAMPION, strict=True)
 
 
 def _move(

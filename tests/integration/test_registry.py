@@ -27,7 +27,7 @@ from leadloop.data import io
 from leadloop.data.synthetic import generate
 from leadloop.lineage import unchanged_since_last
 from leadloop.locking import registry_lock
-from leadloop.pipeline import LoopResult, promote, rollback, run_loop
+from leadloop.pipeline import promote, rollback, run_loop
 from leadloop.tracking import Tracker
 from tests.conftest import SMALL, run_cli
 from tests.integration.conftest import postgres_url
@@ -44,7 +44,11 @@ def _write_project(root: Path) -> None:
     leads["converted_before"] = history
     io.write_table(leads, root / "data" / "leads.csv")
     io.write_table(data.outcomes, root / "data" / "outcomes.csv")
-    (root / "leadloop.yaml").write_text("leads:\n  label_column: converted_before\n")
+    (root / "leadloop.yaml").write_text(
+        "leads:\n  label_column: converted_before\n"
+        "model:\n  num_threads: 1\n"  # two runs share two cores: no oversubscribed threads
+        "gate:\n  bootstrap_resamples: 50\n"
+    )
 
 
 def _settings(root: Path, **env: str) -> Settings:
@@ -185,7 +189,9 @@ def _race(root: Path, lock_uri: str, env: dict[str, str]) -> list[tuple[int, dic
         runs = [_start_run(root, name, env) for name in ("a", "b")]
         _wait_until_both_wait(root, runs)
     codes = [r.wait(timeout=600) for r in runs]
-    return [(c, json.loads((root / f"{n}.out").read_text())) for c, n in zip(codes, "ab")]
+    return [
+        (c, json.loads((root / f"{n}.out").read_text())) for c, n in zip(codes, "ab", strict=True)
+    ]
 
 
 def _assert_one_promoted(outcomes: list[tuple[int, dict[str, object]]], tracker: Tracker) -> None:
