@@ -288,8 +288,8 @@ def _champion(
     settings: Settings, tracker: Tracker, inputs: Inputs, labeled: pd.DataFrame, split: Split
 ) -> Champion:
     version = tracker.alias_version("champion")
-    if version is not None:
-        return Champion(tracker.load("champion").model, version, None)
+    if version is not None:  # loaded by number: the very version the decision is made against
+        return Champion(tracker.load(version).model, version, None)
     first = _train_first_champion(settings, inputs, labeled, split)
     return Champion(first.model, None, first)
 
