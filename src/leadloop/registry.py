@@ -164,7 +164,7 @@ def _moved_message(found: str | None, after: str | None, first: str | None) -> s
         return f"champion stays {version_label(after)}"
     if first is not None and after == first:
         return f"first run: {version_label(after)} registered as champion"
-    return f"champion is now {version_label(after)} (was {version_label(first or found)})"
+    return f"champion is now {version_label(after)}, was {version_label(first or found)}"
 
 
 def _stamp() -> str:
