@@ -109,6 +109,7 @@ def test_promote_during_a_run_is_never_overwritten(first_run: Path, tmp_path: Pa
     assert record["registry"]["conflict"] is True
     assert record["versions"] == {"champion": "2", "challenger": "3", "compared_with": "1"}
     assert CHANGED in (result.report_dir / "report.html").read_text()
+    assert unchanged_since_last(settings, record["data_version"]) is None  # the rerun compares
 
 
 def test_rollback_during_a_run_is_reported_as_it_is(first_run: Path, tmp_path: Path) -> None:
@@ -144,6 +145,15 @@ def test_nothing_new_skips_training(first_run: Path, tmp_path: Path) -> None:
     assert unchanged_since_last(other, data_version) is None
     rollback(settings, reason="a person changed the champion")
     assert unchanged_since_last(settings, data_version) is None
+
+
+def test_shared_setting_refuses_a_local_store(tmp_path: Path) -> None:
+    """It refuses to run on a local store when leadloop.yaml says the registry must be shared."""
+    (tmp_path / "leadloop.yaml").write_text("tracking:\n  shared: true\n")
+    done = run_cli("run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "shared registry required" in " ".join(done.stderr.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leadloop.yaml"]
 
 
 def test_promote_if_champion_refuses_a_moved_champion(first_run: Path, tmp_path: Path) -> None:
