@@ -475,7 +475,7 @@ def _render_decision(result: pipeline.LoopResult) -> None:
     if settled is not None and settled.conflict:
         said = f"[bold red]{said}[/bold red]"
     console.print(
-        f"decision: [bold {colour}]{decision.verdict.upper()}[/bold {colour}] ({said})",
+        f"decision: [bold {colour}]{decision.verdict.upper()}[/bold {colour}]: {said}",
         highlight=False,
     )
     for reason in decision.reasons:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,7 +20,7 @@ import leadloop
 from leadloop.config import Settings
 from leadloop.errors import ConfigError, version_label
 from leadloop.locking import lock_kind
-from leadloop.tracking import Tracker, git_commit
+from leadloop.tracking import Tracker
 
 NOTHING_NEW = "nothing new"
 # Settings that cannot change what a run trains or decides: where things are stored and served.
@@ -53,6 +55,22 @@ def lineage_tags(settings: Settings, data_version: str) -> dict[str, str]:
         "leadloop_version": leadloop.__version__,
         "git_commit": git_commit(settings.base_dir) or "",
     }
+
+
+def git_commit(path: Path) -> str | None:
+    """The commit checked out at ``path``, or None outside a git repository."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def unchanged_since_last(settings: Settings, data_version: str) -> Unchanged | None:

@@ -313,7 +313,8 @@ def _models(
     train_rows = labeled.iloc[split.train]
     version = tracker.alias_version("champion")
     if version is not None:
-        champion = Champion(tracker.load("champion").model, version, None)
+        # loaded by number: the very version the decision is made against
+        champion = Champion(tracker.load(version).model, version, None)
         unchanged = _unchanged_labels(settings, tracker, inputs, version)
         if unchanged is not None:
             return replace(champion, single=unchanged), None

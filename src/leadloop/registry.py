@@ -63,7 +63,7 @@ def settle_run(
     wanted = promote or first is not None
     try:
         with tracker.lock():
-            found = tracker.alias_version(CHAMPION)
+            found = tracker.alias_version(CHAMPION, strict=True)
             if CHALLENGER in versions:  # none when one model was trained alone
                 tracker.set_alias(CHALLENGER, versions[CHALLENGER])
             if found != compared_with:
@@ -79,9 +79,9 @@ def settle_run(
                     reason=reason,
                     run=run,
                 )
-            after = tracker.alias_version(CHAMPION)
+            after = tracker.alias_version(CHAMPION, strict=True)
     except RegistryBusyError as err:
-        now = tracker.alias_version(CHAMPION)
+        now = tracker.alias_version(CHAMPION, strict=True)
         return Settled(
             compared_with, now, now, wanted, False, f"{err}; champion is {version_label(now)}"
         )
@@ -96,13 +96,13 @@ def promote(
     With ``expected``, the move happens only while the champion is still that version.
     """
     with tracker.lock():
-        current = tracker.alias_version(CHAMPION)
+        current = tracker.alias_version(CHAMPION, strict=True)
         _expect(expected, current)
         tracker.version_tags(version)  # raises when there is no such version
         if current == version:
             raise RegistryError(f"version {version} is already the champion")
         _move(tracker, version, previous=current, by=by, reason=reason, run=None)
-        return current, tracker.alias_version(CHAMPION)
+        return current, tracker.alias_version(CHAMPION, strict=True)
 
 
 def rollback(
@@ -110,7 +110,7 @@ def rollback(
 ) -> tuple[str, str | None]:
     """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
     with tracker.lock():
-        current = tracker.alias_version(CHAMPION)
+        current = tracker.alias_version(CHAMPION, strict=True)
         if current is None:
             raise RegistryError(f"model '{tracker.name}' has no champion to roll back")
         _expect(expected, current)
@@ -119,7 +119,7 @@ def rollback(
             raise RegistryError(f"champion v{current} has no previous champion to roll back to")
         tracker.set_alias(CHAMPION, previous)
         tracker.tag_version(current, {"rolled_back_at": _stamp(), "rollback_reason": reason[:5000]})
-        return current, tracker.alias_version(CHAMPION)
+        return current, tracker.alias_version(CHAMPION, strict=True)
 
 
 def _move(
@@ -165,7 +165,7 @@ def _moved_message(found: str | None, after: str | None, first: str | None) -> s
         return f"champion stays {version_label(after)}"
     if first is not None and after == first:
         return f"first run: {version_label(after)} registered as champion"
-    return f"champion is now {version_label(after)} (was {version_label(first or found)})"
+    return f"champion is now {version_label(after)}, was {version_label(first or found)}"
 
 
 def _stamp() -> str:

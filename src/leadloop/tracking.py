@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io as io_module
 import logging
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -39,6 +38,7 @@ from leadloop.locking import registry_lock
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel, TrainResult
 
 log = logging.getLogger(__name__)
+_NOT_FOUND = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"}  # no such alias, no model
 PYFUNC_CODE = Path(__file__).parent / "model" / "pyfunc.py"
 PIP_REQUIREMENTS = [
     "lightgbm",
@@ -94,13 +94,19 @@ class Tracker:
         prefix = "sqlite:///"
         return not self.uri.startswith(prefix) or Path(self.uri[len(prefix) :]).exists()
 
-    def alias_version(self, alias: str) -> str | None:
-        """The version an alias points at, or None; never creates the store."""
+    def alias_version(self, alias: str, *, strict: bool = False) -> str | None:
+        """The version an alias points at, or None; never creates the store.
+
+        With ``strict``, only a missing alias or model reads as None; any other failure (an
+        unreachable store) raises, so a compare-and-set never mistakes it for "no champion".
+        """
         if not self.store_exists():
             return None
         try:
             return str(self._client().get_model_version_by_alias(self.name, alias).version)
-        except MlflowException:
+        except MlflowException as err:
+            if strict and err.error_code not in _NOT_FOUND:
+                raise
             return None
 
     def load(self, ref: str) -> RegisteredModel:
@@ -348,22 +354,6 @@ def _evaluate_metrics(client: MlflowClient, parent: str) -> dict[str, float]:
     if not children:
         return {}
     return {k: float(v) for k, v in children[0].data.metrics.items()}
-
-
-def git_commit(path: Path) -> str | None:
-    """The commit checked out at ``path``, or None outside a git repository."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def _signature(sample: pd.DataFrame, proba: pd.DataFrame) -> ModelSignature:

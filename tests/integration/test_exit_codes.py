@@ -12,12 +12,16 @@ from tests.conftest import run_cli
 
 
 def test_json_decision_on_stdout(project: Path) -> None:
-    """It prints the decision record as JSON on stdout with --json and exits 0 or 3 to match."""
+    """It prints the decision record as JSON on stdout with --json and exits 0 or 3 to match,
+    stating the champion the registry holds after the run."""
     done = run_cli("run", "--json", cwd=project)
     record = json.loads(done.stdout)
     verdict = record["decision"]["verdict"]
     assert verdict in {"promote", "keep", "block"}
-    assert done.returncode == (3 if verdict == "block" else 0), done.stderr
+    assert done.returncode == record["exit_code"] == (3 if verdict == "block" else 0), done.stderr
+    champion = record["versions"]["champion"]
+    assert record["registry"]["champion"] == champion
+    assert f"v{champion}" in record["registry"]["message"]
     assert record["decision"]["checks"]
     assert "\x1b[" not in done.stdout  # no progress bar or colour when not on a terminal
 
@@ -47,6 +51,8 @@ def test_internal_error_exits_1(project: Path) -> None:
 
 
 def test_help_documents_exit_codes(tmp_path: Path) -> None:
-    """It documents the exit codes in `leadloop run --help`."""
+    """It documents the exit codes in `leadloop run --help`, 4 for a champion that changed."""
     done = run_cli("run", "--help", cwd=tmp_path)
-    assert "3 the gate blocked" in " ".join(done.stdout.split())
+    text = " ".join(done.stdout.split())
+    assert "3 the gate blocked" in text
+    assert "4 the champion changed during the run" in text

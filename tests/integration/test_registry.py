@@ -27,7 +27,7 @@ from leadloop.data import io
 from leadloop.data.synthetic import generate
 from leadloop.lineage import unchanged_since_last
 from leadloop.locking import registry_lock
-from leadloop.pipeline import LoopResult, promote, rollback, run_loop
+from leadloop.pipeline import promote, rollback, run_loop
 from leadloop.tracking import Tracker
 from tests.conftest import SMALL, run_cli
 from tests.integration.conftest import postgres_url
@@ -44,7 +44,11 @@ def _write_project(root: Path) -> None:
     leads["converted_before"] = history
     io.write_table(leads, root / "data" / "leads.csv")
     io.write_table(data.outcomes, root / "data" / "outcomes.csv")
-    (root / "leadloop.yaml").write_text("leads:\n  label_column: converted_before\n")
+    (root / "leadloop.yaml").write_text(
+        "leads:\n  label_column: converted_before\n"
+        "model:\n  num_threads: 1\n"  # two runs share two cores: no oversubscribed threads
+        "gate:\n  bootstrap_resamples: 50\n"
+    )
 
 
 def _settings(root: Path, **env: str) -> Settings:
@@ -105,6 +109,7 @@ def test_promote_during_a_run_is_never_overwritten(first_run: Path, tmp_path: Pa
     assert record["registry"]["conflict"] is True
     assert record["versions"] == {"champion": "2", "challenger": "3", "compared_with": "1"}
     assert CHANGED in (result.report_dir / "report.html").read_text()
+    assert unchanged_since_last(settings, record["data_version"]) is None  # the rerun compares
 
 
 def test_rollback_during_a_run_is_reported_as_it_is(first_run: Path, tmp_path: Path) -> None:
@@ -140,6 +145,15 @@ def test_nothing_new_skips_training(first_run: Path, tmp_path: Path) -> None:
     assert unchanged_since_last(other, data_version) is None
     rollback(settings, reason="a person changed the champion")
     assert unchanged_since_last(settings, data_version) is None
+
+
+def test_shared_setting_refuses_a_local_store(tmp_path: Path) -> None:
+    """It refuses to run on a local store when leadloop.yaml says the registry must be shared."""
+    (tmp_path / "leadloop.yaml").write_text("tracking:\n  shared: true\n")
+    done = run_cli("run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "shared registry required" in " ".join(done.stderr.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leadloop.yaml"]
 
 
 def test_promote_if_champion_refuses_a_moved_champion(first_run: Path, tmp_path: Path) -> None:
@@ -185,7 +199,9 @@ def _race(root: Path, lock_uri: str, env: dict[str, str]) -> list[tuple[int, dic
         runs = [_start_run(root, name, env) for name in ("a", "b")]
         _wait_until_both_wait(root, runs)
     codes = [r.wait(timeout=600) for r in runs]
-    return [(c, json.loads((root / f"{n}.out").read_text())) for c, n in zip(codes, "ab")]
+    return [
+        (c, json.loads((root / f"{n}.out").read_text())) for c, n in zip(codes, "ab", strict=True)
+    ]
 
 
 def _assert_one_promoted(outcomes: list[tuple[int, dict[str, object]]], tracker: Tracker) -> None:

@@ -1,15 +1,22 @@
-"""The GitHub Actions workflows pass actionlint."""
+"""The GitHub Actions workflows pass actionlint, and the nightly retrain refuses a throwaway
+registry: its own command is run here as the workflow runs it."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).parents[2]
+RETRAIN = ROOT / ".github" / "workflows" / "retrain.yml"
 ACTIONLINT = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
     "actionlint"
 )
@@ -26,9 +33,48 @@ def test_workflow_is_valid(name: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_retrain_fails_on_block() -> None:
-    """It runs nightly and on dispatch, and fails the job when the gate blocks (exit 3)."""
-    text = (ROOT / ".github" / "workflows" / "retrain.yml").read_text()
-    assert "schedule:" in text and "workflow_dispatch:" in text
-    assert "leadloop run --quiet --json" in text
-    assert "exit 1" in text
+def _steps() -> dict[str, dict[str, Any]]:
+    workflow = yaml.safe_load(RETRAIN.read_text())
+    return {s["name"]: s for s in workflow["jobs"]["retrain"]["steps"] if "name" in s}
+
+
+def _loop_command() -> list[str]:
+    """The `leadloop ...` arguments of the workflow's loop step, without the redirection."""
+    script = _steps()["Run the loop"]["run"]
+    line = next(x for x in script.splitlines() if x.strip().startswith("leadloop "))
+    return shlex.split(line.split(">")[0])[1:]
+
+
+@pytest.mark.parametrize(
+    ("uri", "said"),
+    [
+        ("sqlite:///.leadloop/mlflow.db", "is a local store that is lost with this machine"),
+        ("", "tracking.uri is empty"),  # what a job sees when the secret is not set
+        ("postgresql+psycopg://ci@db.example/mlflow", "inside this checkout"),
+    ],
+)
+def test_retrain_refuses_a_throwaway_store(tmp_path: Path, uri: str, said: str) -> None:
+    """It exits 2 with one line and writes nothing when the workflow's own command would track
+    into a store that dies with the runner."""
+    env = _steps()["Run the loop"]["env"]
+    assert env["LEADLOOP_TRACKING__URI"] == "${{ secrets.LEADLOOP_TRACKING_URI }}"
+    done = run_cli(*_loop_command(), cwd=tmp_path, env={"LEADLOOP_TRACKING__URI": uri})
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert message.startswith("error: shared registry required") and said in message
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # no store, no data, no reports
+
+
+@pytest.mark.parametrize(("status", "fails"), [("0", False), ("2", True), ("3", True), ("4", True)])
+def test_retrain_fails_the_job_unless_the_loop_exited_0(status: str, fails: bool) -> None:
+    """It runs nightly and on dispatch, and its last step fails the job on exit 2, 3 or 4."""
+    workflow = yaml.safe_load(RETRAIN.read_text())
+    assert {"schedule", "workflow_dispatch"} <= set(workflow[True])  # YAML 1.1 reads `on` as True
+    step = _steps()["Fail when the gate blocked or the run failed"]
+    assert step["if"] == "steps.loop.outputs.status != '0'"
+    if not fails:
+        return
+    script = step["run"].replace("${{ steps.loop.outputs.status }}", status)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and done.stdout.startswith("::error::")
