@@ -284,26 +284,33 @@ class Encoded:
     y: np.ndarray
 
 
+def dominance(data: Encoded, *, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Per column: its own out-of-fold AUC, the all-feature model's, and its share of the lift."""
+    folds = _folds(data.y, seed)
+    all_auc = _model_auc(data, folds, seed)
+    out = {}
+    for j, name in enumerate(data.names):
+        alone = _single_auc(data.matrix[:, j], data.y, folds, categorical=j in data.categorical)
+        share = (alone - 0.5) / max(all_auc - 0.5, 1e-9)
+        out[name] = {"auc_alone": alone, "auc_all": all_auc, "lift_share": share}
+    return out
+
+
 def dominant(data: Encoded, *, seed: int = 0) -> list[Finding]:
     """Columns that alone rank the label nearly as well as all features (out of fold)."""
-    y = data.y
-    if min(y.sum(), len(y) - y.sum()) < MIN_CLASS_ROWS:
+    if min(data.y.sum(), len(data.y) - data.y.sum()) < MIN_CLASS_ROWS:
         return _near_perfect(data)
-    folds = _folds(y, seed)
-    all_auc = _model_auc(data, folds, seed)
     found = []
-    for j, name in enumerate(data.names):
-        alone = _single_auc(data.matrix[:, j], y, folds, categorical=j in data.categorical)
-        share = (alone - 0.5) / max(all_auc - 0.5, 1e-9)
+    for name, fig in dominance(data, seed=seed).items():
+        alone, share = fig["auc_alone"], fig["lift_share"]
         if alone >= PERFECT_AUC or (alone >= DOMINANT_AUC and share >= DOMINANT_SHARE):
             evidence = (
-                f"alone AUC {alone:.2f}, all features together {all_auc:.2f} (out of fold): "
-                f"alone it gives {share:.0%} of the model's lift over chance; flagged when "
-                f"alone >= {DOMINANT_AUC} and >= {DOMINANT_SHARE:.0%} of the lift, or alone >= "
-                f"{PERFECT_AUC}"
+                f"alone AUC {alone:.2f}, all features together {fig['auc_all']:.2f} (out of "
+                f"fold): alone it gives {share:.0%} of the model's lift over chance; flagged "
+                f"when alone >= {DOMINANT_AUC} and >= {DOMINANT_SHARE:.0%} of the lift, or "
+                f"alone >= {PERFECT_AUC}"
             )
-            figures = {"auc_alone": alone, "auc_all": all_auc, "lift_share": share}
-            found.append(Finding(name, DOMINANT_CHECK, evidence, figures))
+            found.append(Finding(name, DOMINANT_CHECK, evidence, fig))
     return found
 
 
