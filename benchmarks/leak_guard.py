@@ -23,17 +23,24 @@ sys.path.insert(0, str(ROOT))  # the generated leaky export lives with the tests
 
 from leadloop import leaks  # noqa: E402
 from leadloop.data import io  # noqa: E402
-from leadloop.data.synthetic import SyntheticSpec, generate  # noqa: E402
 from leadloop.features import FeatureEncoder  # noqa: E402
+from leadloop.leaks import YoungLeads  # noqa: E402
 from leadloop.pipeline import young_leads  # noqa: E402
 from tests.leaky import labelled, leaky_export  # noqa: E402
 
 BANK = ROOT.parent / "shared" / "datasets" / "bank-marketing" / "bank-full.csv"
 
 
-def _report(name: str, frame: pd.DataFrame, y: np.ndarray, **fit: object) -> None:
+def _report(
+    name: str,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    young: YoungLeads | None = None,
+    exclude: tuple[str, ...] = (),
+) -> None:
     started = time.perf_counter()
-    encoder = FeatureEncoder(**fit).fit(frame, y, young=fit.pop("young", None))  # type: ignore[arg-type]
+    encoder = FeatureEncoder(exclude=exclude).fit(frame, y, young=young)
     seconds = time.perf_counter() - started
     flagged = {f.column: f.check for f in encoder.findings_}
     print(f"\n{name}: {len(y):,} labelled rows, {y.mean():.1%} won, guard {seconds:.1f} s")
@@ -48,8 +55,27 @@ def _report(name: str, frame: pd.DataFrame, y: np.ndarray, **fit: object) -> Non
             f"  kept {column:<24} alone AUC {fig['auc_alone']:.3f}  all {fig['auc_all']:.3f}  "
             f"share {fig['lift_share']:.2f}"
         )
+    if young is not None:
+        print(f"  largest decided/undecided share ratio of a kept state: {_ratio(young, encoder)}")
     for finding in encoder.findings_:
         print(f"  - {finding.column}: {finding.evidence[:160]}")
+
+
+def _ratio(young: YoungLeads, encoder: FeatureEncoder) -> str:
+    """The kept state (on >= 1% of decided recent leads) most over-represented among them."""
+    decided = np.asarray(young.decided, dtype=bool)
+    best = (0.0, "")
+    for name in encoder.feature_names_:
+        values = young.frame[name]
+        _, _, edges = leaks.value_states(values[decided])
+        codes, names, _ = leaks.value_states(values, edges=edges if len(edges) else None)
+        k_d = np.bincount(codes[decided], minlength=len(names)) / decided.sum()
+        k_u = np.bincount(codes[~decided], minlength=len(names)) / (~decided).sum()
+        for i in np.flatnonzero(k_d >= leaks.MATERIAL):
+            ratio = k_d[i] / max(k_u[i], 1e-9)
+            if ratio > best[0]:
+                best = (ratio, f"{name} {names[i]}: {k_d[i]:.1%} vs {k_u[i]:.1%}")
+    return f"{best[0]:.1f}x ({best[1]}; flagged at 10x)"
 
 
 def clean() -> None:
@@ -82,7 +108,9 @@ def bank(source: Path) -> None:
     cut = int(len(won) * 0.8)
     _report("bank-marketing, oldest 80%", frame.iloc[:cut], won[:cut], exclude=("day", "month"))
     small = np.arange(0, len(won), 150)
-    _report("bank-marketing, every 150th row", frame.iloc[small], won[small], exclude=("day", "month"))
+    _report(
+        "bank-marketing, every 150th row", frame.iloc[small], won[small], exclude=("day", "month")
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ ID_RANK_CORR = 0.9  # |Spearman| with row order or creation time: rank is >= 81%
 ID_UNIQUE_SHARE = 0.5  # at least half of the present values are distinct
 DOMINANT_AUC = 0.714  # Cohen's "large" effect, d = 0.8, as an AUC: Phi(0.8 / sqrt(2))
 DOMINANT_SHARE = 2 / 3  # alone it gives >= 2/3 of the all-feature model's lift over chance
+Z95 = 1.645  # one-sided 95%
 PERFECT_AUC = 0.95  # alone it predicts the label almost perfectly, whatever the model does
 MIN_CLASS_ROWS = 10  # rows of each class to fit a model at all (as training requires)
 SAMPLE_ROWS = 50_000
@@ -297,21 +298,34 @@ def dominance(data: Encoded, *, seed: int = 0) -> dict[str, dict[str, float]]:
 
 
 def dominant(data: Encoded, *, seed: int = 0) -> list[Finding]:
-    """Columns that alone rank the label nearly as well as all features (out of fold)."""
-    if min(data.y.sum(), len(data.y) - data.y.sum()) < MIN_CLASS_ROWS:
+    """Columns that alone rank the label nearly as well as all features (out of fold).
+
+    The absolute bar is taken on the one-sided 95% lower bound of the column's AUC (Hanley and
+    McNeil's standard error), so a small table's noise cannot carry an honest column over it.
+    """
+    positives = float(data.y.sum())
+    if min(positives, len(data.y) - positives) < MIN_CLASS_ROWS:
         return _near_perfect(data)
     found = []
     for name, fig in dominance(data, seed=seed).items():
         alone, share = fig["auc_alone"], fig["lift_share"]
-        if alone >= PERFECT_AUC or (alone >= DOMINANT_AUC and share >= DOMINANT_SHARE):
+        lower = alone - Z95 * _auc_se(alone, positives, len(data.y) - positives)
+        if alone >= PERFECT_AUC or (lower >= DOMINANT_AUC and share >= DOMINANT_SHARE):
             evidence = (
-                f"alone AUC {alone:.2f}, all features together {fig['auc_all']:.2f} (out of "
-                f"fold): alone it gives {share:.0%} of the model's lift over chance; flagged "
-                f"when alone >= {DOMINANT_AUC} and >= {DOMINANT_SHARE:.0%} of the lift, or "
-                f"alone >= {PERFECT_AUC}"
+                f"alone AUC {alone:.2f} (95% lower bound {lower:.2f}), all features together "
+                f"{fig['auc_all']:.2f} (out of fold): alone it gives {share:.0%} of the model's "
+                f"lift over chance; flagged when the lower bound >= {DOMINANT_AUC} and >= "
+                f"{DOMINANT_SHARE:.0%} of the lift, or alone >= {PERFECT_AUC}"
             )
-            found.append(Finding(name, DOMINANT_CHECK, evidence, fig))
+            found.append(Finding(name, DOMINANT_CHECK, evidence, {**fig, "auc_lower": lower}))
     return found
+
+
+def _auc_se(auc: float, positives: float, negatives: float) -> float:
+    """Hanley and McNeil's (1982) standard error of an AUC."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2)
+    return float(np.sqrt(max(var, 0.0) / (positives * negatives)))
 
 
 def _near_perfect(data: Encoded) -> list[Finding]:
