@@ -44,6 +44,7 @@ def test_every_leak_in_an_export_is_excluded_with_its_evidence(export: Export) -
     assert found["lead_score"].figures["auc_alone"] > 0.8
     assert (
         "alone AUC 0.8" in found["lead_score"].evidence
+        and "95% lower bound 0.8" in found["lead_score"].evidence
         and ">= 0.714" in found["lead_score"].evidence
     )
     for name, finding in found.items():
