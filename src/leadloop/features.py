@@ -125,6 +125,7 @@ class FeatureEncoder:
             self.feature_names_,
             self.categorical_indices_,
             y[rows],
+            frozenset(f.name for f in self.features_ if f.kind in ("numeric", "datetime")),
         )
         self._apply(leaks.dominant(encoded))
 

@@ -283,6 +283,7 @@ class Encoded:
     names: list[str]
     categorical: list[int]
     y: np.ndarray
+    numbers: frozenset[str] = frozenset()  # numeric and datetime columns: judged by dominance
 
 
 def dominance(data: Encoded, *, seed: int = 0) -> dict[str, dict[str, float]]:
@@ -300,7 +301,10 @@ def dominance(data: Encoded, *, seed: int = 0) -> dict[str, dict[str, float]]:
 def dominant(data: Encoded, *, seed: int = 0) -> list[Finding]:
     """Columns that alone rank the label nearly as well as all features (out of fold).
 
-    The absolute bar is taken on the one-sided 95% lower bound of the column's AUC (Hanley and
+    Numbers (lengths, counts, scores) are judged so. A text or boolean column is judged by its
+    values' purity instead (a disposition has pure values; a segment such as a lead source,
+    however strong, has mixed ones), and here only when it alone predicts almost perfectly.
+    The AUC bar is taken on the one-sided 95% lower bound of the column's AUC (Hanley and
     McNeil's standard error), so a small table's noise cannot carry an honest column over it.
     """
     positives = float(data.y.sum())
@@ -310,7 +314,8 @@ def dominant(data: Encoded, *, seed: int = 0) -> list[Finding]:
     for name, fig in dominance(data, seed=seed).items():
         alone, share = fig["auc_alone"], fig["lift_share"]
         lower = alone - Z95 * _auc_se(alone, positives, len(data.y) - positives)
-        if alone >= PERFECT_AUC or (lower >= DOMINANT_AUC and share >= DOMINANT_SHARE):
+        strong = name in data.numbers and lower >= DOMINANT_AUC and share >= DOMINANT_SHARE
+        if alone >= PERFECT_AUC or strong:
             evidence = (
                 f"alone AUC {alone:.2f} (95% lower bound {lower:.2f}), all features together "
                 f"{fig['auc_all']:.2f} (out of fold): alone it gives {share:.0%} of the model's "
