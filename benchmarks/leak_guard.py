@@ -21,7 +21,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the generated leaky export lives with the tests
 
-from leadloop import leaks  # noqa: E402
+from leadloop import dominance, leaks  # noqa: E402
 from leadloop.data import io  # noqa: E402
 from leadloop.features import FeatureEncoder  # noqa: E402
 from leadloop.leaks import YoungLeads  # noqa: E402
@@ -45,10 +45,10 @@ def _report(
     flagged = {f.column: f.check for f in encoder.findings_}
     print(f"\n{name}: {len(y):,} labelled rows, {y.mean():.1%} won, guard {seconds:.1f} s")
     print(f"  flagged: {flagged or 'nothing'}")
-    encoded = leaks.Encoded(
+    encoded = dominance.Encoded(
         encoder.transform(frame), encoder.feature_names_, encoder.categorical_indices_, y
     )
-    table = leaks.dominance(encoded)
+    table = dominance.dominance(encoded)
     top = sorted(table.items(), key=lambda kv: -kv[1]["auc_alone"])[:4]
     for column, fig in top:
         print(
