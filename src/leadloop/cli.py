@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from leadloop import batch, inspection, pipeline
+from leadloop import batch, pipeline
 from leadloop.config import CONFIG_FILENAME, Settings, load_settings
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.errors import LeadloopError
@@ -276,7 +276,7 @@ def inspect(
     """Show each column's inferred type, missing share, cardinality and role in the model,
     and the leak guard's evidence for every column it flags."""
     settings = _guard(lambda: _settings(config))
-    rows = _guard(lambda: inspection.inspect_table(settings, path))
+    rows = _guard(lambda: pipeline.inspect_table(settings, path))
     table = Table(title=f"{path}: {rows[0]['rows']:,} rows" if rows else str(path))
     for column in ("column", "type", "missing", "distinct", "role"):
         table.add_column(column)

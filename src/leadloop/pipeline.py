@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,9 @@ from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
+from leadloop.features import FeatureEncoder
 from leadloop.gate import Decision, decide
-from leadloop.leaks import YoungLeads
+from leadloop.leaks import Finding, YoungLeads
 from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.report.html import render_history, render_report
 from leadloop.split import Split, split_holdout
@@ -315,6 +316,117 @@ def _history(inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
         return None
     by_id = pd.Series(history.to_numpy(), index=inputs.leads.frame["lead_id"].to_numpy())
     return by_id.reindex(rows["lead_id"].to_numpy()).to_numpy(dtype=np.float64)
+
+
+def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
+    """Per column of a leads file: inferred type, missing share, cardinality, role and evidence.
+
+    The role says whether the column would be a feature or why not (id, timestamp, label,
+    excluded, leak by name, free text, a leak guard finding); ``evidence`` gives a finding's
+    figures and thresholds. The guard runs with labels when it can: from the configured label
+    column (leads without a label standing in for the undecided ones), else, for the configured
+    leads file, from the configured outcomes file as a run would label them now.
+    """
+    raw = io.read_table(path, missing=tuple(settings.missing_values))
+    config = settings.leads
+    reserved = {
+        config.id_column: "id",
+        config.created_at_column: "creation timestamp",
+        config.label_column: "label",
+    }
+    encoder = _inspect_encoder(settings, raw, path)
+    kinds = {f.name: f.kind for f in encoder.features_}
+    findings = {f.column: f for f in encoder.findings_}
+    return [
+        {
+            "column": column,
+            "type": kinds.get(column, str(raw[column].dtype)),
+            "missing": float(raw[column].isna().mean()),
+            "distinct": int(raw[column].nunique()),
+            "role": reserved.get(column) or _inspect_role(column, kinds, encoder, findings),
+            "evidence": findings[column].evidence if column in findings else None,
+            "rows": len(raw),
+        }
+        for column in map(str, raw.columns)
+    ]
+
+
+def _inspect_encoder(settings: Settings, raw: pd.DataFrame, path: Path) -> FeatureEncoder:
+    """The encoder fitted as a run would fit it, with the labels ``inspect`` can find."""
+    config = settings.leads
+    encoder = FeatureEncoder(
+        exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
+    )
+    frame, label = _inspect_frame(raw, settings, path)
+    if label is not None and label.notna().any():
+        known = label.notna().to_numpy()
+        return encoder.fit(
+            frame.loc[known], label[known].to_numpy(), young=_unlabelled(frame, known)
+        )
+    labelled = _outcome_labels(settings, path) if label is None else None
+    if labelled is not None:
+        return encoder.fit(labelled[0], labelled[1], young=labelled[2])
+    return encoder.fit(frame)
+
+
+def _outcome_labels(
+    settings: Settings, path: Path
+) -> tuple[pd.DataFrame, np.ndarray, YoungLeads | None] | None:
+    """For the configured leads file with an outcomes file: labelled leads and young leads."""
+    outcomes = settings.resolve(settings.outcomes.path)
+    configured = settings.resolve(settings.leads.path)
+    if settings.outcomes.source != "file" or not outcomes.is_file() or not configured.is_file():
+        return None
+    if path.resolve() != configured.resolve():
+        return None
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    inputs = load_inputs(settings, now=now)
+    labels = label_inputs(settings, inputs, resolve_cutoff(settings, inputs, now=now))
+    y = labels.labels["label"].to_numpy(dtype=np.float64)
+    known = ~np.isnan(y)
+    if len(np.unique(y[known])) < 2:
+        return None
+    leads = inputs.leads.frame
+    return leads.loc[known], y[known], young_leads(leads, labels)
+
+
+def _inspect_frame(
+    raw: pd.DataFrame, settings: Settings, path: Path
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The feature columns (with ``created_at`` when known) and the label, if configured."""
+    config = settings.leads
+    reserved = [config.id_column, config.created_at_column, config.label_column]
+    frame = raw.drop(columns=[c for c in reserved if c and c in raw.columns])
+    if not (config.label_column and config.label_column in raw.columns):
+        if config.created_at_column and config.created_at_column in raw.columns:
+            stamps = pd.to_datetime(raw[config.created_at_column], errors="coerce", utc=True)
+            frame["created_at"] = stamps.dt.tz_localize(None)
+        return frame, None
+    prepared = prepare_leads(raw, config, source=str(path))
+    if prepared.has_created_at:
+        frame["created_at"] = prepared.frame["created_at"].to_numpy()
+    return frame, prepared.history_label
+
+
+def _unlabelled(frame: pd.DataFrame, known: np.ndarray) -> YoungLeads | None:
+    """Leads without a label as the undecided ones, against labelled leads of the same period."""
+    if known.all():
+        return None
+    recent = np.ones(len(frame), dtype=bool)
+    if "created_at" in frame.columns:
+        recent = (frame["created_at"] >= frame.loc[~known, "created_at"].min()).to_numpy()
+    return YoungLeads(frame.loc[recent], known[recent])
+
+
+def _inspect_role(
+    column: str, kinds: Mapping[str, str], encoder: FeatureEncoder, findings: dict[str, Finding]
+) -> str:
+    finding = findings.get(column)
+    if column in kinds:
+        return f"feature (declared; guard: {finding.check})" if finding else "feature"
+    if finding:
+        return f"excluded: {finding.reason.split(':')[0]}"
+    return f"excluded: {encoder.excluded_.get(column, '')}"
 
 
 def rerender_report(settings: Settings, run: str) -> Path:
