@@ -9,7 +9,7 @@ id, no year and no outcome time. This step:
 - writes leads.csv (every column but the outcome `y`) and outcomes.csv (one event per client:
   won if `y` is yes, lost otherwise, dated 7 days after the contact).
 `duration` (the call's length) is only known after the call and leaks the outcome: it stays in
-leads.csv so the example shows how leadloop.yaml excludes such a column.
+leads.csv so the example shows leadloop's leak guard finding and excluding such a column.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from leadloop import leaks
+from leadloop import dominance, leaks
 from leadloop.errors import InputError
 from leadloop.leaks import Finding, YoungLeads
 
@@ -120,13 +120,14 @@ class FeatureEncoder:
         self._apply(leaks.pure_values(values, y[rows]))
         if young is not None:
             self._apply(leaks.after_outcome([f.name for f in self.features_], young))
-        encoded = leaks.Encoded(
+        encoded = dominance.Encoded(
             self.transform(sample, source="training data"),
             self.feature_names_,
             self.categorical_indices_,
             y[rows],
+            frozenset(f.name for f in self.features_ if f.kind in ("numeric", "datetime")),
         )
-        self._apply(leaks.dominant(encoded))
+        self._apply(dominance.dominant(encoded))
 
     def _apply(self, findings: list[Finding]) -> None:
         """Exclude each flagged column unless declared; record every finding."""

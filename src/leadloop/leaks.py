@@ -1,16 +1,17 @@
 """The leak guard: columns a CRM export holds that would not be known when a lead is scored.
 
-Four checks, each giving a ``Finding`` with its figure and threshold (README "Leakage guard"
-explains how every threshold was derived):
+Four checks, each giving a ``Finding`` with its figure and threshold (README "The leak guard"
+says how every threshold was derived):
 
-- nearly pure values: a value (a category, "missing", or a decile of a number) whose leads are
-  almost all won or all lost, far beyond what chance purity would be at that support (exact
-  binomial test against the base rate, Bonferroni over every value of every column);
-- filled after the outcome: among leads of the same recent period, a value or "filled" state
-  that decided leads hold and undecided (young, no outcome yet) leads almost never hold;
+- nearly pure values: a value (a category, a few-valued number, or "missing") whose leads are
+  almost all won or all lost, beyond what chance purity would be at that support (exact binomial
+  test against the base rate, Bonferroni over every value of every column) and with real support
+  (the 95% bound of its purity, not the observed share);
+- filled after the outcome: among leads of the same recent period, a state (filled, missing, a
+  value, a decile) that decided leads hold and undecided (young, no outcome yet) ones rarely do;
 - ids and counters: near-unique numbers that track row order or creation time;
-- one dominant column: a column that alone ranks the label nearly as well as every feature
-  together (a quick out-of-fold model), and well in absolute terms.
+- one dominant number (``leadloop.dominance``): a numeric column that alone ranks the label
+  nearly as well as every feature together (a quick out-of-fold model), and well on its own.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 ALPHA = 0.01  # family-wise error: chance of flagging any value of an honest file (Bonferroni)
 PURITY = 0.9  # a pure value keeps at most a tenth of the other outcome's base rate
@@ -33,12 +32,7 @@ FILL_RATIO = 0.1  # undecided leads hold the state at most a tenth as often as d
 LOW_CARDINALITY = 20  # numbers with at most this many distinct values are tested value by value
 ID_RANK_CORR = 0.9  # |Spearman| with row order or creation time: rank is >= 81% position
 ID_UNIQUE_SHARE = 0.5  # at least half of the present values are distinct
-DOMINANT_AUC = 0.714  # Cohen's "large" effect, d = 0.8, as an AUC: Phi(0.8 / sqrt(2))
-DOMINANT_SHARE = 2 / 3  # alone it gives >= 2/3 of the all-feature model's lift over chance
-PERFECT_AUC = 0.95  # alone it predicts the label almost perfectly, whatever the model does
-MIN_CLASS_ROWS = 10  # rows of each class to fit a model at all (as training requires)
 SAMPLE_ROWS = 50_000
-FOLDS = 3
 DECLARE = "declare it in leads.feature_types to keep it"
 
 
@@ -73,41 +67,41 @@ class YoungLeads:
 PURE_CHECK = "nearly pure values"
 AFTER_CHECK = "filled after the outcome"
 ID_CHECK = "id or counter"
-DOMINANT_CHECK = "one column ranks the label like all features together"
+DOMINANT_CHECK = "one column ranks the label like all features together"  # see dominance.py
 
 
 def value_states(
     values: pd.Series, *, deciles: bool = True, edges: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Each row's state: "missing", or its value (text, booleans, numbers with few values), or
-    for other numbers its decile (``edges`` from a reference sample; one "filled" state without
-    ``deciles``). Returns codes, state names and the decile edges used."""
+    """Each row's state: its value (text, booleans, numbers with few values) or, for other
+    numbers, its decile (``edges`` from a reference sample; one "filled" state without
+    ``deciles``); the last state is "missing". Returns codes, state names and decile edges."""
     missing = values.isna().to_numpy()
     present = values[~missing]
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    none = np.array([])
     if numeric and (edges is not None or present.nunique() > LOW_CARDINALITY):
-        numbers = present.to_numpy(dtype=np.float64)
-        if not deciles:
-            names, bins, edges = ["filled"], np.zeros(len(numbers), dtype=np.int64), none
-        else:
-            if edges is None:
-                edges = (
-                    np.unique(np.quantile(numbers, np.linspace(0.1, 0.9, 9)))
-                    if len(numbers)
-                    else none
-                )
-            bins = np.searchsorted(edges, numbers, side="right")
-            bounds = [-np.inf, *edges.tolist(), np.inf]
-            names = [f"{_num(bounds[i])} to {_num(bounds[i + 1])}" for i in range(len(bounds) - 1)]
+        bins, names, edges = _deciles(present.to_numpy(dtype=np.float64), deciles, edges)
     else:
         text = present.astype(str).to_numpy()
-        names = [f"'{n}'" for n in sorted(set(text.tolist()))]
-        bins = np.searchsorted(np.array(sorted(set(text.tolist())), dtype=object), text)
-        edges = none
+        distinct = sorted(set(text.tolist()))
+        bins = np.searchsorted(np.array(distinct, dtype=object), text)
+        names, edges = [f"'{n}'" for n in distinct], np.array([])
     codes = np.full(len(values), len(names), dtype=np.int64)
     codes[~missing] = bins
     return codes, [*names, "missing"], edges
+
+
+def _deciles(
+    numbers: np.ndarray, deciles: bool, edges: np.ndarray | None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    if not deciles:
+        return np.zeros(len(numbers), dtype=np.int64), ["filled"], np.array([])
+    if edges is None:
+        cuts = np.linspace(0.1, 0.9, 9)
+        edges = np.unique(np.quantile(numbers, cuts)) if len(numbers) else np.array([])
+    bounds = [-np.inf, *edges.tolist(), np.inf]
+    names = [f"{_num(bounds[i])} to {_num(bounds[i + 1])}" for i in range(len(bounds) - 1)]
+    return np.searchsorted(edges, numbers, side="right"), names, edges
 
 
 def _p(value: float) -> str:
@@ -272,122 +266,3 @@ def text_ids(name: str, present: pd.Series) -> Finding:
         f"flagged when > {ID_UNIQUE_SHARE:.0%} distinct"
     )
     return Finding(name, ID_CHECK, evidence, {"distinct": unique})
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Sampled, encoded training rows for the dominance check."""
-
-    matrix: np.ndarray
-    names: list[str]
-    categorical: list[int]
-    y: np.ndarray
-
-
-def dominant(data: Encoded, *, seed: int = 0) -> list[Finding]:
-    """Columns that alone rank the label nearly as well as all features (out of fold)."""
-    y = data.y
-    if min(y.sum(), len(y) - y.sum()) < MIN_CLASS_ROWS:
-        return _near_perfect(data)
-    folds = _folds(y, seed)
-    all_auc = _model_auc(data, folds, seed)
-    found = []
-    for j, name in enumerate(data.names):
-        alone = _single_auc(data.matrix[:, j], y, folds, categorical=j in data.categorical)
-        share = (alone - 0.5) / max(all_auc - 0.5, 1e-9)
-        if alone >= PERFECT_AUC or (alone >= DOMINANT_AUC and share >= DOMINANT_SHARE):
-            evidence = (
-                f"alone AUC {alone:.2f}, all features together {all_auc:.2f} (out of fold): "
-                f"alone it gives {share:.0%} of the model's lift over chance; flagged when "
-                f"alone >= {DOMINANT_AUC} and >= {DOMINANT_SHARE:.0%} of the lift, or alone >= "
-                f"{PERFECT_AUC}"
-            )
-            figures = {"auc_alone": alone, "auc_all": all_auc, "lift_share": share}
-            found.append(Finding(name, DOMINANT_CHECK, evidence, figures))
-    return found
-
-
-def _near_perfect(data: Encoded) -> list[Finding]:
-    """Too few rows for a model: only columns that alone predict the label almost perfectly."""
-    found = []
-    for j, name in enumerate(data.names):
-        alone = _single_auc(data.matrix[:, j], data.y, None, categorical=j in data.categorical)
-        if alone >= PERFECT_AUC:
-            evidence = (
-                f"alone AUC {alone:.2f}; flagged when >= {PERFECT_AUC} (too few rows to compare)"
-            )
-            found.append(Finding(name, DOMINANT_CHECK, evidence, {"auc_alone": alone}))
-    return found
-
-
-def _folds(y: np.ndarray, seed: int) -> np.ndarray:
-    """A stratified fold number per row."""
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(y), dtype=np.int64)
-    for cls in (0.0, 1.0):
-        rows = rng.permutation(np.flatnonzero(y == cls))
-        fold[rows] = np.arange(len(rows)) % FOLDS
-    return fold
-
-
-def _model_auc(data: Encoded, folds: np.ndarray, seed: int) -> float:
-    """Out-of-fold ROC AUC of a quick LightGBM on every feature."""
-    params = {
-        "objective": "binary",
-        "learning_rate": 0.1,
-        "num_leaves": 15,
-        "min_data_in_leaf": 20 if len(data.y) >= 2_000 else 5,
-        "num_threads": 1,
-        "seed": seed,
-        "deterministic": True,
-        "verbose": -1,
-    }
-    out = np.empty(len(data.y))
-    for k in range(FOLDS):
-        fit, held = folds != k, folds == k
-        train = lgb.Dataset(
-            data.matrix[fit], data.y[fit], categorical_feature=data.categorical, free_raw_data=True
-        )
-        booster = lgb.train(params, train, num_boost_round=100)
-        out[held] = np.asarray(booster.predict(data.matrix[held]))
-    return _auc(data.y, out)
-
-
-def _single_auc(
-    column: np.ndarray, y: np.ndarray, folds: np.ndarray | None, *, categorical: bool
-) -> float:
-    """How well one encoded column ranks the label, in either direction.
-
-    Categories (and "missing") are scored by their won rate, out of fold when ``folds`` are
-    given; numbers by their value, with missing at whichever end ranks better.
-    """
-    if categorical or len(np.unique(column[~np.isnan(column)])) <= 2:
-        score = _category_rates(column, y, folds)
-        return _auc(y, score)
-    missing = np.isnan(column)
-    if not missing.any():
-        return _auc(y, column)
-    low, high = np.nanmin(column) - 1, np.nanmax(column) + 1
-    return max(_auc(y, np.where(missing, low, column)), _auc(y, np.where(missing, high, column)))
-
-
-def _category_rates(column: np.ndarray, y: np.ndarray, folds: np.ndarray | None) -> np.ndarray:
-    """Each row's category (missing is one) scored by its won rate in the other folds."""
-    codes = np.where(np.isnan(column), -1.0, column)
-    base = float(y.mean())
-    if folds is None:
-        rates = pd.Series(y).groupby(codes).mean()
-        return pd.Series(codes).map(rates).to_numpy(dtype=np.float64)
-    out = np.empty(len(y))
-    for k in np.unique(folds):
-        fit, held = folds != k, folds == k
-        grouped = pd.Series(y[fit]).groupby(codes[fit]).agg(["sum", "count"])
-        rates = (grouped["sum"] + base) / (grouped["count"] + 1)  # one prior row at the base rate
-        out[held] = pd.Series(codes[held]).map(rates).fillna(base).to_numpy(dtype=np.float64)
-    return out
-
-
-def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC in the better direction (a leak can rank either way)."""
-    auc = float(roc_auc_score(y, score))
-    return max(auc, 1 - auc)

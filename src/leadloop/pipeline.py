@@ -405,8 +405,9 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
 
     The role says whether the column would be a feature or why not (id, timestamp, label,
     excluded, leak by name, free text, a leak guard finding); ``evidence`` gives a finding's
-    figures and thresholds. With the configured label column present, the guard runs as in a
-    run, leads without a label standing in for the undecided ones.
+    figures and thresholds. The guard runs with labels when it can: from the configured label
+    column (leads without a label standing in for the undecided ones), else, for the configured
+    leads file, from the configured outcomes file as a run would label them now.
     """
     raw = io.read_table(path, missing=tuple(settings.missing_values))
     config = settings.leads
@@ -415,15 +416,7 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
         config.created_at_column: "creation timestamp",
         config.label_column: "label",
     }
-    frame, label = _inspect_frame(raw, settings, path)
-    encoder = FeatureEncoder(
-        exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
-    )
-    if label is not None and label.notna().any():
-        known = label.notna().to_numpy()
-        encoder.fit(frame.loc[known], label[known].to_numpy(), young=_unlabelled(frame, known))
-    else:
-        encoder.fit(frame)
+    encoder = _inspect_encoder(settings, raw, path)
     kinds = {f.name: f.kind for f in encoder.features_}
     findings = {f.column: f for f in encoder.findings_}
     return [
@@ -438,6 +431,45 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
         }
         for column in map(str, raw.columns)
     ]
+
+
+def _inspect_encoder(settings: Settings, raw: pd.DataFrame, path: Path) -> FeatureEncoder:
+    """The encoder fitted as a run would fit it, with the labels ``inspect`` can find."""
+    config = settings.leads
+    encoder = FeatureEncoder(
+        exclude=tuple(config.exclude_columns), feature_types=dict(config.feature_types) or None
+    )
+    frame, label = _inspect_frame(raw, settings, path)
+    if label is not None and label.notna().any():
+        known = label.notna().to_numpy()
+        return encoder.fit(
+            frame.loc[known], label[known].to_numpy(), young=_unlabelled(frame, known)
+        )
+    labelled = _outcome_labels(settings, path) if label is None else None
+    if labelled is not None:
+        return encoder.fit(labelled[0], labelled[1], young=labelled[2])
+    return encoder.fit(frame)
+
+
+def _outcome_labels(
+    settings: Settings, path: Path
+) -> tuple[pd.DataFrame, np.ndarray, YoungLeads | None] | None:
+    """For the configured leads file with an outcomes file: labelled leads and young leads."""
+    outcomes = settings.resolve(settings.outcomes.path)
+    configured = settings.resolve(settings.leads.path)
+    if settings.outcomes.source != "file" or not outcomes.is_file() or not configured.is_file():
+        return None
+    if path.resolve() != configured.resolve():
+        return None
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    inputs = load_inputs(settings, now=now)
+    labels = label_inputs(settings, inputs, resolve_cutoff(settings, inputs, now=now))
+    y = labels.labels["label"].to_numpy(dtype=np.float64)
+    known = ~np.isnan(y)
+    if len(np.unique(y[known])) < 2:
+        return None
+    leads = inputs.leads.frame
+    return leads.loc[known], y[known], young_leads(leads, labels)
 
 
 def _inspect_frame(

@@ -37,7 +37,8 @@ def test_prepare_builds_leads_and_outcomes(tmp_path: Path) -> None:
 
 
 def test_loop_runs_on_the_excerpt_with_the_example_config(tmp_path: Path) -> None:
-    """It runs the whole loop on real rows with the example's config: leak excluded, decided."""
+    """It runs the whole loop on real rows with the example's config, which does not name
+    `duration`: the leak guard excludes it, shows its evidence, keeps the honest columns."""
     subprocess.run(
         [sys.executable, str(EXAMPLE / "prepare.py"), str(EXCERPT), str(tmp_path / "data")],
         check=True,
@@ -51,6 +52,11 @@ def test_loop_runs_on_the_excerpt_with_the_example_config(tmp_path: Path) -> Non
     assert done.returncode in (0, 3), done.stderr
     record = pd.read_json(tmp_path / "reports" / "latest" / "run.json", typ="series")
     excluded = record["features"]["challenger"]["excluded"]
-    assert excluded["duration"] == "excluded by configuration"
+    assert "duration" not in (EXAMPLE / "leadloop.yaml").read_text().split("exclude_columns")[1]
+    assert excluded["duration"].startswith("leaks the label (one column ranks")
+    assert "alone AUC 0." in excluded["duration"]
+    kept = {f["name"] for f in record["features"]["challenger"]["features"]}
+    assert {"poutcome", "contact", "housing", "job", "pdays"} <= kept
+    assert any(w.startswith("column 'duration' is not used") for w in record["warnings"])
     assert record["split"]["method"] == "out_of_time"
     shutil.rmtree(tmp_path / ".leadloop")

@@ -68,3 +68,14 @@ def test_a_run_excludes_the_leaks_and_records_why(root: Path) -> None:
     assert "Bonferroni" in warnings and "all features together" in warnings
     report = (latest / "report.html").read_text()
     assert "&#39;Closed by Horizzon&#39; is 100% won" in report
+
+
+def test_inspect_labels_the_configured_leads_from_the_outcomes_file(root: Path) -> None:
+    """It labels the configured leads file from the configured outcomes, as a run would, so the
+    guard's findings show before any run (the leads file has no label column)."""
+    done = run_cli("inspect", "data/leads.csv", cwd=root, env={"COLUMNS": "250"})
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    for name in LEAKS:
+        assert f"- {name}: " in out
+    assert "filled on" in out or "missing is 100% lost" in out

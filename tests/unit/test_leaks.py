@@ -44,6 +44,7 @@ def test_every_leak_in_an_export_is_excluded_with_its_evidence(export: Export) -
     assert found["lead_score"].figures["auc_alone"] > 0.8
     assert (
         "alone AUC 0.8" in found["lead_score"].evidence
+        and "95% lower bound 0.8" in found["lead_score"].evidence
         and ">= 0.714" in found["lead_score"].evidence
     )
     for name, finding in found.items():
@@ -139,3 +140,20 @@ def test_pure_values_need_real_support() -> None:
     many = np.where(np.arange(n) < 900, "gone quiet", region)
     y[:900] = 0.0
     assert [f.column for f in leaks.pure_values({"region": pd.Series(many)}, y)] == ["region"]
+
+
+def test_a_strong_segment_is_kept_where_a_number_as_strong_is_not() -> None:
+    """It keeps a strong honest yes/no segment that dominates a sparse table (its values are
+    mixed, not pure), but flags a number recorded with the outcome that dominates as much."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    frame = pd.DataFrame(
+        {"demo": rng.choice(["yes", "no"], n), "source": rng.choice(["web", "referral"], n)}
+    )
+    logit = -2.0 + 2.5 * (frame["demo"] == "yes") + 0.5 * (frame["source"] == "referral")
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).to_numpy(dtype=float)
+    assert FeatureEncoder().fit(frame, y).findings_ == []
+    frame["call_minutes"] = np.round(np.exp(rng.normal(1.0 + 1.3 * y, 0.8)), 1)
+    found = _findings(FeatureEncoder().fit(frame, y))
+    assert set(found) == {"call_minutes"}
+    assert found["call_minutes"].check == leaks.DOMINANT_CHECK
