@@ -197,3 +197,12 @@ def test_single_configured_value() -> None:
     assert parse_value(1767225600000, name="c") == _day("2026-01-01")
     with pytest.raises(ValueError, match="write it year first"):
         parse_value("01/02/2026", name="c")
+
+
+def test_repeated_values_still_name_the_right_rows() -> None:
+    """It names the original rows of a misfit in a column of repeated dates."""
+    values = ["25/11/2026", "01/02/2026"] * 4 + ["11/25/2026", "01/02/2026"]
+    with pytest.raises(InputError, match=r"rows 9: '11/25/2026' does not fit"):
+        _parse(values)
+    got = _parse(["25/11/2026", "01/02/2026", None] * 4)
+    assert got[:3] == [_day("2026-11-25"), _day("2026-02-01"), pd.NaT]
