@@ -84,7 +84,7 @@ def ensure_data(settings: Settings) -> list[Path]:
     )
     if chosen or leads_path.exists() or outcomes_path.exists() or not settings.synthetic.enabled:
         return []
-    if settings.outcomes.source == "none":
+    if settings.outcomes.source == "none":  # a label-only table is the user's own file
         return []
     spec = SyntheticSpec(
         n_leads=settings.synthetic.n_leads,

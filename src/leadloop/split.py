@@ -1,4 +1,5 @@
-"""The holdout: the most recent labelled leads, so models are judged on the future they face."""
+"""The holdout: the most recent labelled leads, so models are judged on the future they face;
+without creation times, a stratified random split that stays put as the table grows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from leadloop.errors import InputError
 
@@ -58,14 +58,23 @@ def split_holdout(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed
 
 
 def _random_split(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed: int) -> Split:
+    """Stratified by label, random by a seeded hash of each lead id rather than by position.
+
+    Within each class the leads with the lowest hashes make up the holdout, so a lead keeps its
+    side when rows are added or reordered (only leads at the boundary can move): a champion
+    trained on an earlier version of the table is then judged on leads it has not seen.
+    """
     y = labeled["label"].to_numpy()
-    index = np.arange(len(labeled))
-    stratify = y if min(y.sum(), len(y) - y.sum()) >= 2 else None
-    train, holdout = train_test_split(
-        index, test_size=fraction, stratify=stratify, random_state=seed
-    )
+    keys = labeled["lead_id"].astype(str) + f"\0{seed}"
+    rank = pd.util.hash_pandas_object(keys, index=False).to_numpy()
+    holdout_mask = np.zeros(len(labeled), dtype=bool)
+    for value in np.unique(y):
+        members = np.flatnonzero(y == value)
+        take = round(len(members) * fraction)
+        holdout_mask[members[np.argsort(rank[members], kind="stable")[:take]]] = True
+    train, holdout = np.flatnonzero(~holdout_mask), np.flatnonzero(holdout_mask)
     _check_sizes(len(train), len(holdout), min_rows=min_rows)
-    return Split(np.sort(train), np.sort(holdout), "stratified_random", None, None)
+    return Split(train, holdout, "stratified_random", None, None)
 
 
 def _check_sizes(train: int, holdout: int, *, min_rows: int) -> None:

@@ -134,9 +134,12 @@ def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> 
 
 
 def _datetime_features(frame: pd.DataFrame, config: LeadsConfig, *, source: str) -> None:
-    """Feature columns typed ``datetime``: parsed once per column, like ``created_at``."""
-    for column, kind in config.feature_types.items():
-        if kind == "datetime" and column in frame.columns:
+    """Feature columns typed ``datetime`` (in the configuration, or by a Parquet or Excel file):
+    parsed once per column like ``created_at``, zoned ones converted to naive UTC."""
+    declared = {c for c, kind in config.feature_types.items() if kind == "datetime"}
+    typed = {str(c) for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
+    for column in sorted((declared | typed) - {"created_at"}):
+        if column in frame.columns:
             frame[column] = parse_timestamps(
                 frame[column],
                 column=column,

@@ -3,10 +3,11 @@
 The rules (README, "Your own data"):
 
 - values the file already types (Parquet, Excel dates) are kept; zoned ones become UTC;
-- numbers, and text made only of digits, are epoch times by magnitude: below 1e11 seconds (up
-  to the year 5138), below 1e14 milliseconds (from March 1973); a column holds one unit, and
-  values of the other are an error naming their rows. Eight-digit integers that are all valid
-  dates (``20260115``) are read as YYYYMMDD;
+- numbers, and text made only of digits, are epoch times by magnitude: from 1e8 to 1e11
+  seconds (March 1973 to the year 5138), from 1e11 to 1e14 milliseconds (the same span); a
+  column holds one unit, values of the other are an error naming their rows, and so are
+  numbers outside both (Excel serial dates, day counts). Eight-digit integers that are all
+  valid dates (``20260115``) are read as YYYYMMDD;
 - text with the year first (``2026-01-15``, ``2026/01/15``) is year-month-day;
 - text with day and month as numbers before the year (``01/02/2026``) is day-first when some
   value's first number is above 12, month-first when some value's second number is, and an
@@ -21,6 +22,7 @@ The result is naive UTC, ``datetime64[ns]``.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Literal
 
@@ -31,6 +33,7 @@ from leadloop.errors import InputError
 
 DAYFIRST = "dayfirst"
 MONTHFIRST = "monthfirst"
+SECONDS_FROM = 1e8  # epoch seconds from March 1973: smaller numbers are not lead timestamps
 SECONDS_BELOW = 1e11  # epoch seconds up to the year 5138; 1e11 ms is only March 1973
 MILLIS_BELOW = 1e14  # epoch milliseconds up to the year 5138
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
@@ -138,14 +141,15 @@ def _epoch(numbers: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
         out = pd.Series(pd.NaT, index=numbers.index, dtype="datetime64[ns, UTC]")
         out[present] = dates
         return _finish(out, text, where)
-    magnitude = numbers.abs()
-    huge = present & (magnitude >= MILLIS_BELOW)
-    if huge.any():
+    outside = present & ((numbers < SECONDS_FROM) | (numbers >= MILLIS_BELOW))
+    if outside.any():
         raise where.error(
-            f"'{text[huge].iloc[0]}' is too large for epoch seconds (below 1e11) or "
-            "milliseconds (below 1e14)",
-            huge,
+            f"'{text[outside].iloc[0]}' is no epoch time: epoch seconds run from 1e8 (March "
+            "1973) to 1e11, milliseconds from 1e11 to 1e14 (Excel serial dates or day counts "
+            "are not timestamps: export the dates as text)",
+            outside,
         )
+    magnitude = numbers.abs()
     millis = present & (magnitude >= SECONDS_BELOW)
     unit: Literal["s", "ms"] = "ms" if int(millis.sum()) * 2 > int(present.sum()) else "s"
     misfit = millis if unit == "s" else present & ~millis
@@ -170,7 +174,23 @@ def _yyyymmdd(numbers: pd.Series) -> pd.Series | None:
 
 
 def _by_layout(text: pd.Series, date_format: str | None, where: _Column) -> pd.Series:
-    """Text the ISO reader refused: one layout per column, day and month decided once."""
+    """Text the ISO reader refused, read once per distinct value when values repeat (dates
+    without times do): the same decisions, a fraction of the work. An error is found again on
+    every row, so that it names the rows."""
+    codes, uniques = pd.factorize(text)
+    if len(uniques) <= len(text) // 2:
+        try:
+            parsed = _layout(pd.Series(uniques, dtype="string"), date_format, where).to_numpy()
+        except InputError:
+            pass
+        else:
+            out = np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.datetime64("NaT"))
+            return pd.Series(out, index=text.index, dtype="datetime64[ns]")
+    return _layout(text, date_format, where)
+
+
+def _layout(text: pd.Series, date_format: str | None, where: _Column) -> pd.Series:
+    """One layout per column, day and month decided once for the whole column."""
     present = text.notna()
     day_month = text.str.extract(_DAY_MONTH)
     year_first = text.str.extract(_YEAR_FIRST)
@@ -261,7 +281,14 @@ def _parse_iso(iso: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
 def _unparsed(parsed: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
     bad = parsed.isna() & text.notna()
     if bad.any():
-        raise where.error(f"cannot parse timestamp '{text[bad].iloc[0]}'", bad)
+        example = str(text[bad].iloc[0])
+        zone = re.search(r"\s([A-Z]{3,5})$", example)
+        hint = (
+            f" (a zone name such as {zone.group(1)} is ambiguous: write an offset such as +01:00)"
+            if zone and zone.group(1) not in ("AM", "PM")
+            else ""
+        )
+        raise where.error(f"cannot parse timestamp '{example}'{hint}", bad)
     return parsed
 
 

@@ -64,3 +64,22 @@ def test_binary_is_refused(tmp_path: Path, content: bytes) -> None:
     path.write_bytes(content)
     with pytest.raises(InputError, match=r"leads\.csv: is not a text table \(binary content"):
         io.read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("codec", "cities"),
+    [
+        ("cp1250", ["Łódź", "Świętochłowice", "Kraków", "Gdańsk"]),
+        ("cp1251", ["Москва", "Санкт-Петербург", "Новосибирск", "Екатеринбург"]),
+        ("utf-16-le", ["Köln", "Zürich", "Málaga", "Paris"]),
+    ],
+)
+def test_other_code_pages_are_not_forced_to_windows_1252(
+    tmp_path: Path, codec: str, cities: list[str]
+) -> None:
+    """It keeps the detector's answer when Windows-1252 would garble the text, and reads UTF-16
+    without a byte-order mark."""
+    path = tmp_path / "leads.csv"
+    text = "lead_id;city\n" + "".join(f"{i};{c}\n" for i, c in enumerate(cities))
+    path.write_bytes(text.encode(codec))
+    assert io.read_table(path)["city"].tolist() == cities

@@ -97,3 +97,18 @@ def test_outcome_dates_follow_their_setting() -> None:
     config = OutcomesConfig(date_formats={"occurred_at": "dayfirst"})
     out = prepare_outcomes(raw, config, source="o.csv", leads=leads)
     assert out["occurred_at"].tolist() == [pd.Timestamp("2026-02-01"), pd.Timestamp("2026-04-03")]
+
+
+def test_zoned_datetime_feature_from_parquet_becomes_naive_utc() -> None:
+    """It converts a zoned datetime column, as Parquet brings it, to naive UTC."""
+    raw = pd.DataFrame(
+        {
+            "lead_id": ["a", "b"],
+            "created_at": ["2026-01-01", "2026-01-02"],
+            "seen": pd.to_datetime(["2026-01-01 01:00", "2026-01-02 01:00"]).tz_localize(
+                "Europe/Berlin"
+            ),
+        }
+    )
+    frame = prepare_leads(raw, LeadsConfig(), source="x.parquet").frame
+    assert frame["seen"].tolist() == [pd.Timestamp("2026-01-01"), pd.Timestamp("2026-01-02")]

@@ -154,10 +154,20 @@ def test_epoch_units_are_not_mixed_in_a_column() -> None:
         _parse([1767225600, 1767229200, 1767225600000])
 
 
-def test_numbers_too_large_for_an_epoch() -> None:
-    """It refuses numbers beyond epoch milliseconds."""
-    with pytest.raises(InputError, match=r"rows 1, 2: .* too large for epoch seconds"):
-        _parse([1767225600000000, 1767225600000000])
+@pytest.mark.parametrize(
+    "values", [[1767225600000000, 1767225600000000], [46023, 46024]], ids=["huge", "excel-serial"]
+)
+def test_numbers_outside_epoch_ranges(values: list[int]) -> None:
+    """It refuses numbers beyond epoch milliseconds and before March 1973 in seconds (Excel
+    serial dates, day counts) rather than read them as 1970."""
+    with pytest.raises(InputError, match=r"rows 1, 2: .* is no epoch time"):
+        _parse(values)
+
+
+def test_zone_names_are_refused_with_a_hint() -> None:
+    """It refuses zone abbreviations, which are ambiguous, and says to write an offset."""
+    with pytest.raises(InputError, match=r"zone name such as CET is ambiguous"):
+        _parse(["2026-01-15 10:00 CET", "2026-01-16 10:00 CET"])
 
 
 def test_yyyymmdd_numbers_are_dates() -> None:
@@ -197,3 +207,12 @@ def test_single_configured_value() -> None:
     assert parse_value(1767225600000, name="c") == _day("2026-01-01")
     with pytest.raises(ValueError, match="write it year first"):
         parse_value("01/02/2026", name="c")
+
+
+def test_repeated_values_still_name_the_right_rows() -> None:
+    """It names the original rows of a misfit in a column of repeated dates."""
+    values = ["25/11/2026", "01/02/2026"] * 4 + ["11/25/2026", "01/02/2026"]
+    with pytest.raises(InputError, match=r"rows 9: '11/25/2026' does not fit"):
+        _parse(values)
+    got = _parse(["25/11/2026", "01/02/2026", None] * 4)
+    assert got[:3] == [_day("2026-11-25"), _day("2026-02-01"), pd.NaT]
