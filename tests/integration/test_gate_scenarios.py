@@ -88,7 +88,7 @@ def test_noisy_crm_labels_block(tmp_path: Path, clean: SyntheticData) -> None:
     _write(tmp_path, clean, outcomes=noisy.outcomes)
     result = run_loop(settings)
     assert result.decision.verdict == "block"
-    assert {"suspicious_share", "label_ranking_drop"} & _failed(result)
+    assert {"suspicious_share", "champion_fit"} & _failed(result)
     assert Tracker(settings).alias_version("champion") == first.champion_version
 
 
@@ -122,3 +122,21 @@ def test_tiny_holdout_cannot_decide(tmp_path: Path) -> None:
     result = run_loop(_settings(tmp_path))
     assert result.decision.verdict == "block"
     assert result.decision.reasons[0].startswith("Cannot decide")
+
+
+def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticData) -> None:
+    """It blocks a champion that uses a column today's run excludes as a leak, naming it."""
+    leads = clean.leads.copy()
+    converted = clean.truth["converted"].to_numpy()
+    leads["sales_status"] = np.where(converted, "closed won", "closed lost")
+    io.write_table(leads, tmp_path / "data" / "leads.parquet")
+    io.write_table(clean.outcomes, tmp_path / "data" / "outcomes.parquet")
+    declared = _settings(tmp_path, LEADLOOP_LEADS__FEATURE_TYPES="{sales_status: categorical}")
+    first = run_loop(declared)
+    used = first.record["features"]["champion"]["features"]
+    assert any(f["name"] == "sales_status" for f in used)
+    result = run_loop(_settings(tmp_path))
+    assert result.decision.verdict == "block"
+    reason = next(r for r in result.decision.reasons if "sales_status" in r)
+    assert "leadloop promote" in reason
+    assert Tracker(declared).alias_version("champion") == first.champion_version
