@@ -263,7 +263,7 @@ def run_scenario(scenario: Scenario) -> dict[str, object]:
     minority = min(metrics["positives"], metrics["n"] - metrics["positives"])
     tiny = minority < MIN_MINORITY
     row = _judge(scenario.must_block or tiny, result.decision.verdict, gain)
-    failed = [c.name for c in result.decision.checks if not c.passed]
+    failed = [c.name for c in result.decision.checks if c.passed is False]
     return {
         **head,
         **row,

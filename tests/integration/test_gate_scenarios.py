@@ -139,4 +139,6 @@ def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticDat
     assert result.decision.verdict == "block"
     reason = next(r for r in result.decision.reasons if "sales_status" in r)
     assert "leadloop promote" in reason
+    report = (result.report_dir / "report.html").read_text(encoding="utf-8")
+    assert "sales_status" in report and "not run" in report
     assert Tracker(declared).alias_version("champion") == first.champion_version
