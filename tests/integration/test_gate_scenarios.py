@@ -114,6 +114,11 @@ def test_covariate_drift_in_top_feature_is_flagged(tmp_path: Path) -> None:
     assert "top_feature_drift" in _failed(result)
     severe = result.record["assessment"]["drift"]["severe"]
     assert set(severe) & {"company_size", "lead_source", "pages_viewed"}
+    shown = result.record["importance"]["champion"]
+    ranked = sorted(shown, key=lambda name: -shown[name])
+    assert result.record["assessment"]["top_features"] == ranked
+    drift_reason = next(c.detail for c in result.decision.checks if c.name == "top_feature_drift")
+    assert all(name in drift_reason for name in severe)
 
 
 def test_tiny_holdout_cannot_decide(tmp_path: Path) -> None:
