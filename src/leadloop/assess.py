@@ -1,4 +1,5 @@
-"""The evidence behind a promotion decision: paired differences, drift and label quality.
+"""The evidence behind a promotion decision: paired differences, drift, label quality and the
+champion's standing under today's feature policy.
 
 Pure functions of the models, the shared holdout and the newest leads; the pipeline hands the
 result to ``gate.decide``.
@@ -21,10 +22,10 @@ from leadloop.evaluate import (
     ece_noise_floor,
 )
 from leadloop.gate import Evidence
-from leadloop.label_quality import LabelQuality, LabelQualityThresholds, assess_labels
+from leadloop.label_quality import LabelPolicy, LabelQuality, assess_labels
 from leadloop.model.train import LeadModel
 
-REFERENCE_AUC = "validation_auc"
+DATA_STATES = ("constant", "all values missing")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Assessment:
             "auc_difference": ev.auc.to_dict(),
             "recall_difference": ev.recall.to_dict(),
             "top_features": ev.top_features,
+            "policy_conflicts": ev.policy_conflicts,
             "drift": ev.drift.to_dict() if ev.drift is not None else None,
             "label_quality": ev.label_quality.to_dict() if ev.label_quality is not None else None,
             "label_drift": self.label_drift,
@@ -52,14 +54,21 @@ def assess(
     settings: Settings,
     *,
     champion: LeadModel,
+    challenger: LeadModel,
+    holdout: pd.DataFrame,
     scores: pd.DataFrame,
     metrics: dict[str, Metrics],
+    importance: dict[str, float],
     train_rows: pd.DataFrame,
     history_label: np.ndarray | None,
     current: pd.DataFrame,
     labeled: pd.DataFrame,
 ) -> Assessment:
-    """Everything the gate weighs, computed once."""
+    """Everything the gate weighs, computed once.
+
+    ``importance`` is the champion's mean |contribution| per feature on the holdout, the same
+    figures the report shows.
+    """
     gate = settings.gate
     y = scores["label"].to_numpy()
     champ, chall = scores["champion"].to_numpy(), scores["challenger"].to_numpy()
@@ -85,10 +94,16 @@ def assess(
         ),
         holdout_positives=metrics["challenger"].positives,
         holdout_rows=metrics["challenger"].n,
-        champion_reference_auc=champion.metadata.get(REFERENCE_AUC),
-        top_features=top_features(champion),
+        top_features=top_features(importance),
         drift=_drift(settings, champion, current),
-        label_quality=_label_quality(settings, train_rows, history_label),
+        label_quality=_label_quality(
+            settings,
+            champion=champion,
+            holdout=holdout,
+            scores=scores,
+            history=_history_pairs(train_rows, history_label),
+        ),
+        policy_conflicts=policy_conflicts(champion, challenger),
     )
     created = labeled["created_at"] if "created_at" in labeled.columns else None
     months = label_drift(created, labeled["label"].to_numpy()) if created is not None else []
@@ -96,10 +111,21 @@ def assess(
     return Assessment(evidence, months, shift.to_dict())
 
 
-def top_features(model: LeadModel) -> list[str]:
-    """The model's features by total gain, most important first."""
-    gains = model.metadata.get("feature_importance_gain", {})
-    return [name for name, _ in sorted(gains.items(), key=lambda kv: -float(kv[1]))]
+def top_features(importance: dict[str, float]) -> list[str]:
+    """Features by mean |contribution|, most important first."""
+    return [name for name, _ in sorted(importance.items(), key=lambda kv: -float(kv[1]))]
+
+
+def policy_conflicts(champion: LeadModel, challenger: LeadModel) -> dict[str, str]:
+    """Columns the champion uses that today's run excludes (configured, declared or found to
+    leak), with today's reason. A column that is merely constant or empty today is not a
+    change of policy."""
+    today = challenger.encoder.excluded_
+    return {
+        name: today[name]
+        for name in champion.encoder.feature_names_
+        if name in today and today[name] not in DATA_STATES
+    }
 
 
 def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> DriftReport | None:
@@ -121,21 +147,40 @@ def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> Dr
     )
 
 
+def _history_pairs(
+    train_rows: pd.DataFrame, history_label: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    if history_label is None:
+        return None
+    return train_rows["label"].to_numpy(dtype=np.float64), history_label
+
+
 def _label_quality(
-    settings: Settings, train_rows: pd.DataFrame, history_label: np.ndarray | None
+    settings: Settings,
+    *,
+    champion: LeadModel,
+    holdout: pd.DataFrame,
+    scores: pd.DataFrame,
+    history: tuple[np.ndarray, np.ndarray] | None,
 ) -> LabelQuality:
+    """Label checks on the holdout, with the champion's own (uncalibrated booster) probability:
+    the isotonic step function is flat at its ends, which would make the null too certain."""
     gate = settings.gate
-    thresholds = LabelQualityThresholds(
-        max_suspicious_share=gate.max_suspicious_share,
-        min_signal_auc=gate.min_signal_auc,
-        max_champion_auc_drop=gate.max_champion_auc_drop,
-        min_history_agreement=gate.min_history_agreement,
+    margin = champion.booster.predict(
+        champion.encoder.transform(holdout, source="holdout"), raw_score=True
     )
     return assess_labels(
-        train_rows.drop(columns=["label"]),
-        train_rows["label"].to_numpy(),
-        model_config=settings.model,
-        thresholds=thresholds,
-        history_label=history_label,
-        exclude=tuple(settings.leads.exclude_columns),
+        scores["label"].to_numpy(),
+        champion=1 / (1 + np.exp(-np.asarray(margin, dtype=np.float64))),
+        challenger=scores["challenger"].to_numpy(),
+        lead_ids=scores["lead_id"].to_numpy(),
+        history=history,
+        offsets=champion.metadata.get("label_null"),
+        policy=LabelPolicy(
+            confidence=gate.confidence,
+            false_alarm_rate=gate.false_alarm_rate,
+            min_history_kappa=gate.min_history_kappa,
+            draws=gate.null_draws,
+            seed=settings.model.seed,
+        ),
     )

@@ -263,16 +263,15 @@ class GateConfig(_Section):
     max_recall_drop: float = Field(default=0.01, ge=0)
     max_ece: float = Field(default=0.05, gt=0)
     ece_tolerance: float = Field(default=0.01, ge=0)
-    min_holdout_positives: int = Field(default=30, ge=1)
+    min_holdout_minority: int = Field(default=30, ge=1)
     top_features: int = Field(default=5, ge=1)
     block_on_drift: bool = True
     psi_severe: float = Field(default=0.25, gt=0)
     ks_severe: float = Field(default=0.15, gt=0, le=1)
     js_severe: float = Field(default=0.15, gt=0, le=1)
-    max_suspicious_share: float = Field(default=0.15, gt=0, le=1)
-    min_signal_auc: float = Field(default=0.55, ge=0.5, le=1)
-    max_champion_auc_drop: float = Field(default=0.10, gt=0, le=1)
-    min_history_agreement: float = Field(default=0.85, ge=0, le=1)
+    false_alarm_rate: float = Field(default=0.003, gt=0, lt=0.5)
+    min_history_kappa: float = Field(default=0.81, gt=0, le=1)
+    null_draws: int = Field(default=200, ge=50)
     bootstrap_resamples: int = Field(default=200, ge=50)
 
 

@@ -1,15 +1,19 @@
 """The promotion gate: policy plus evidence in, a decision with every check and reason out.
 
-A failed *blocking* check (too few won leads to decide, untrustworthy labels, severe drift in a
-top feature) means "block": a person must look. A failed *improvement* check (AUC gain not
-significant, recall at capacity lower, calibration off) means "keep": the champion stays and
-nothing is wrong. Only when every check passes is the verdict "promote".
+A failed *blocking* check (too few leads of the rarer outcome to decide, a champion that uses a
+column today's policy excludes, untrustworthy labels, severe drift in a top feature) means
+"block": a person must look. A failed *improvement* check (AUC gain not significant, recall at
+capacity lower, calibration off) means "keep": the champion stays and nothing is wrong. Only
+when every check passes is the verdict "promote". A check that could not run says why and
+neither passes nor fails.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from scipy.stats import norm
 
 from leadloop.config import GateConfig
 from leadloop.evaluate import PairedDifference
@@ -19,21 +23,28 @@ if TYPE_CHECKING:
     from leadloop.label_quality import LabelQuality
 
 Verdict = Literal["promote", "keep", "block"]
+CHANGE_EXPLAINS = ("champion_fit", "suspicious_share")
 
 
 @dataclass(frozen=True)
 class Check:
-    """One rule of the policy applied to one figure."""
+    """One rule of the policy applied to one figure.
+
+    ``passed`` is None when the check could not run (``detail`` says why); ``null_lower`` and
+    ``null_upper`` bound what the figure reads by chance alone, where that is known.
+    """
 
     name: str
     value: float | None
     threshold: float | None
-    passed: bool
+    passed: bool | None
     blocking: bool
     detail: str
+    null_lower: float | None = None
+    null_upper: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "ran": self.passed is not None}
 
 
 @dataclass(frozen=True)
@@ -48,11 +59,11 @@ class Evidence:
     champion_ece: float
     holdout_positives: int
     holdout_rows: int
-    champion_reference_auc: float | None = None
     ece_noise: float = 0.0
     top_features: list[str] = field(default_factory=list)
     drift: DriftReport | None = None
     label_quality: LabelQuality | None = None
+    policy_conflicts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,16 +88,14 @@ class Decision:
 
 def decide(evidence: Evidence, policy: GateConfig) -> Decision:
     """Apply the policy to the evidence."""
-    checks = [_holdout_size(evidence, policy)]
-    checks += _label_checks(evidence, policy)
-    checks += _drift_checks(evidence, policy)
-    checks += [
-        _auc_gain(evidence, policy),
-        _recall(evidence, policy),
-        _calibration(evidence, policy),
-    ]
-    blocked = [c for c in checks if c.blocking and not c.passed]
-    failed = [c for c in checks if not c.blocking and not c.passed]
+    gain = _auc_gain(evidence, policy)
+    changed = bool(gain.passed) and _has_signal(evidence)
+    checks = [_holdout_size(evidence, policy), _feature_policy(evidence)]
+    checks += _label_checks(evidence, changed=changed)
+    checks += [_drift_check(evidence, policy), gain, _recall(evidence, policy)]
+    checks.append(_calibration(evidence, policy))
+    blocked = [c for c in checks if c.blocking and c.passed is False]
+    failed = [c for c in checks if not c.blocking and c.passed is False]
     if blocked:
         verdict: Verdict = "block"
         reasons = [c.detail for c in blocked]
@@ -95,65 +104,100 @@ def decide(evidence: Evidence, policy: GateConfig) -> Decision:
     else:
         verdict = "promote"
         reasons = [c.detail for c in checks if c.name in ("auc_gain", "recall_at_capacity")]
+        reasons += _changed_world(evidence, checks)
     return Decision(verdict, reasons, checks, policy.model_dump(mode="json"))
 
 
 def _holdout_size(ev: Evidence, policy: GateConfig) -> Check:
-    need = policy.min_holdout_positives
-    ok = ev.holdout_positives >= need
+    """Decisions rest on the rarer outcome: count it, whichever of won or lost it is."""
+    need = policy.min_holdout_minority
+    lost = ev.holdout_rows - ev.holdout_positives
+    minority, name = min((ev.holdout_positives, "won"), (lost, "lost"))
+    ok = minority >= need
     detail = (
-        f"The holdout has {ev.holdout_positives} won leads of {ev.holdout_rows}, enough "
-        f"to decide (at least {need})."
+        f"The holdout has {minority} {name} leads of {ev.holdout_rows} (the rarer outcome), "
+        f"enough to decide (at least {need})."
         if ok
-        else f"Cannot decide: the holdout has only {ev.holdout_positives} won leads of "
-        f"{ev.holdout_rows} (at least {need} are needed), so any difference could be chance."
+        else f"Cannot decide: the holdout has only {minority} {name} leads of "
+        f"{ev.holdout_rows} (the rarer outcome; at least {need} are needed), so any difference "
+        "could be chance."
     )
-    return Check("holdout_positives", ev.holdout_positives, need, ok, True, detail)
+    return Check("holdout_minority", minority, need, ok, True, detail)
 
 
-def _label_checks(ev: Evidence, policy: GateConfig) -> list[Check]:
-    checks = []
-    if ev.label_quality is not None:
-        checks += [
-            Check(c.name, c.value, c.threshold, c.passed, True, c.detail)
-            for c in ev.label_quality.checks
-        ]
-    if ev.champion_reference_auc is not None:
-        checks.append(_ranking_drop(ev, policy))
-    return checks
-
-
-def _ranking_drop(ev: Evidence, policy: GateConfig) -> Check:
-    """Labels are suspect when neither model ranks them as well as the champion ranked its own."""
-    reference = float(ev.champion_reference_auc or 0.0)
-    best = max(ev.champion_auc, ev.challenger_auc)
-    drop = reference - best
-    ok = drop <= policy.max_champion_auc_drop
+def _feature_policy(ev: Evidence) -> Check:
+    """The champion is judged under today's feature policy: no column today's run excludes."""
+    conflicts = ev.policy_conflicts
+    if not conflicts:
+        detail = "The champion uses only columns that today's feature policy allows."
+        return Check("champion_feature_policy", 0.0, 0.0, True, True, detail)
+    named = "; ".join(f"'{name}' ({why})" for name, why in sorted(conflicts.items()))
     detail = (
-        f"The new CRM labels are ranked about as well as before (best holdout AUC "
-        f"{best:.3f} vs the champion's {reference:.3f} at validation)."
-        if ok
-        else f"The new CRM labels look wrong or misjoined: the best model ranks them at AUC "
-        f"{best:.3f}, {drop:.3f} below the champion's {reference:.3f} at validation "
-        f"(limit {policy.max_champion_auc_drop:.2f})."
+        f"The champion uses column(s) that today's run excludes: {named}. Its scores cannot be "
+        "trusted or kept silently. If the challenger is right, make it the champion with "
+        '`leadloop promote VERSION --reason "..."` (VERSION: this run\'s challenger); the '
+        "override is recorded."
     )
-    return Check("label_ranking_drop", drop, policy.max_champion_auc_drop, ok, True, detail)
+    return Check("champion_feature_policy", float(len(conflicts)), 0.0, False, True, detail)
 
 
-def _drift_checks(ev: Evidence, policy: GateConfig) -> list[Check]:
-    if ev.drift is None:
+def _has_signal(ev: Evidence) -> bool:
+    quality = ev.label_quality
+    return quality is not None and quality.check("no_signal").passed is True
+
+
+def _label_checks(ev: Evidence, *, changed: bool) -> list[Check]:
+    """Label-quality checks block; a disagreement with the champion alone does not when the
+    challenger proves the labels rankable (the world changed, the labels are not wrong)."""
+    if ev.label_quality is None:
         return []
-    top = set(ev.top_features[: policy.top_features])
-    severe = [name for name in ev.drift.severe() if name in top]
-    ok = not severe or not policy.block_on_drift
-    if severe:
+    out = []
+    for c in ev.label_quality.checks:
+        passed, detail = c.passed, c.detail
+        if changed and passed is False and c.name in CHANGE_EXPLAINS:
+            passed = True
+            detail = (
+                f"Explained by a changed world, not wrong labels: {detail} The challenger, "
+                "trained on the new labels, ranks them clearly better."
+            )
+        out.append(
+            Check(c.name, c.value, c.threshold, passed, True, detail, c.null_lower, c.null_upper)
+        )
+    return out
+
+
+def _drift_check(ev: Evidence, policy: GateConfig) -> Check:
+    """Severe drift in one of the champion's top features (ranked by mean |contribution|, as
+    in the report) blocks; severe drift elsewhere is named, never hidden."""
+    if ev.drift is None:
+        detail = "Not run: the champion stores no drift reference, or there are no new leads."
+        return Check("top_feature_drift", None, 0.0, None, True, detail)
+    top = ev.top_features[: policy.top_features]
+    severe = ev.drift.severe()
+    in_top = [name for name in severe if name in top]
+    elsewhere = [name for name in severe if name not in top]
+    ok = not in_top or not policy.block_on_drift
+    ranked = f"the champion's top {len(top)} features by mean |contribution|: {', '.join(top)}"
+    if in_top:
         detail = (
-            f"Severe drift in top feature(s) {', '.join(severe)}: the newest leads no "
+            f"Severe drift in top feature(s) {', '.join(in_top)} ({ranked}): the newest leads no "
             "longer look like the champion's training data; review before promoting."
         )
     else:
-        detail = f"No severe drift in the champion's top {len(top)} features."
-    return [Check("top_feature_drift", float(len(severe)), 0.0, ok, True, detail)]
+        detail = f"No severe drift in {ranked}."
+    if elsewhere:
+        detail += f" Severe drift outside them: {', '.join(elsewhere)}."
+    return Check("top_feature_drift", float(len(in_top)), 0.0, ok, True, detail)
+
+
+def _changed_world(ev: Evidence, checks: list[Check]) -> list[str]:
+    """On promotion, name what changed: explained label disagreement and drifted features."""
+    out = [c.detail for c in checks if c.detail.startswith("Explained by a changed world")]
+    if ev.drift is not None:
+        moved = [f.feature for f in ev.drift.features if f.severity != "none"]
+        if moved:
+            out.append(f"Drift (newest leads vs the champion's training data): {', '.join(moved)}.")
+    return out
 
 
 def _auc_gain(ev: Evidence, policy: GateConfig) -> Check:
@@ -167,9 +211,22 @@ def _auc_gain(ev: Evidence, policy: GateConfig) -> Check:
         if ok
         else f"No proven ranking gain: AUC {ev.challenger_auc:.3f} vs {ev.champion_auc:.3f} "
         f"({auc.difference:+.3f}; {level} interval {auc.lower:+.3f} to {auc.upper:+.3f} "
-        f"does not clear the margin {policy.min_auc_gain:.3f})."
+        f"does not clear the margin {policy.min_auc_gain:.3f}). {_detectable(auc, policy)}"
     )
     return Check("auc_gain", auc.lower, policy.min_auc_gain, ok, False, detail)
+
+
+def _detectable(auc: PairedDifference, policy: GateConfig) -> str:
+    """The smallest gain this holdout can prove, from the DeLong standard error."""
+    z = float(norm.isf((1 - auc.confidence) / 2))
+    se = (auc.upper - auc.lower) / (2 * z)
+    proven = policy.min_auc_gain + z * se
+    likely = policy.min_auc_gain + (z + float(norm.isf(0.2))) * se
+    return (
+        f"This holdout can prove a gain only when the measured gain exceeds {proven:+.3f} "
+        f"(standard error {se:.3f}); a true gain needs to be about {likely:+.3f} to be proven "
+        "4 times in 5."
+    )
 
 
 def _recall(ev: Evidence, policy: GateConfig) -> Check:

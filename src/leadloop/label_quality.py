@@ -1,149 +1,157 @@
-"""Can the new CRM labels be trusted? Checks that catch noisy, misjoined or meaningless labels.
+"""Can the new CRM labels be trusted? Each statistic judged against its own null distribution.
 
-- Suspicious share, confident learning: out-of-fold LightGBM probabilities; per class j a
-  threshold t_j = mean predicted probability of class j among rows labelled j; a row is
-  confidently in class j when its probability of j reaches t_j (ties to the likelier class). A
-  row labelled i but confidently in the other class is suspicious; their share estimates the
-  share of wrong labels. Measured on generated data (10k leads, truth known): about 0.05 with
-  clean labels, 0.08 / 0.11 / 0.14 when 7% / 14% / 21% of labels are wrong (it under-counts
-  heavy noise, because noise also blurs the models that judge it) and about 0.09 with clean
-  labels on 6k leads (weaker models flag more). Hence a limit of 0.15: it catches gross noise
-  alone; moderate noise is caught when a champion exists, by the ranking-drop check in the gate.
-- No signal: out-of-fold AUC (and the champion's, where given) below the limit, and the best
-  single feature no better than chance could make the best of that many features look (a
-  one-in-a-thousand bar that shrinks as the data grows): the labels are unrelated to anything
-  known about the leads.
-- Champion ranking drop: the champion's AUC on these labels vs the AUC it had at validation.
-- History agreement: CRM outcome vs a historical label for the same leads.
+The checks look at the shared out-of-time holdout, where the models being judged (champion and
+challenger, each with exactly its own features after every exclusion) scored leads neither was
+trained on. A statistic alarms only when it lies beyond what chance gives on these very rows:
+
+- Null by parametric bootstrap: labels are drawn from the champion's calibrated probabilities,
+  shifted on the log-odds scale so their mean is today's won rate (the base rate may change;
+  the ranking may not), and the statistic is recomputed per draw. Where a model is calibrated,
+  its (score, label) pairs have the same joint law under its own draws as under the truth, so
+  clean labels of any base rate, achievable AUC or size sit inside the null. Covariate drift is
+  absorbed because the draws are on the same rows. No model is refitted per draw: the models
+  under judgement are fixed, so refitting would test a different question and cost 200 fits.
+- The alarm bound is mean + z * sd of the draws (normal tail: 200 draws estimate a centre and a
+  spread well, not a one-in-a-thousand quantile), with z for a one-sided level of
+  ``false_alarm_rate`` split evenly (Bonferroni) over the alarm checks that ran.
+- ``no_signal``: the best holdout AUC of the two models against labels independent of every
+  score (exact Mann-Whitney null, N(0.5, (m + n + 1) / 12mn)), at the gate's confidence.
+- ``champion_fit``: the champion's holdout AUC vs its own null (noise and misjoins lower it).
+- ``suspicious_share``: confident learning with the champion's probabilities: labels that
+  contradict a confident prediction, counted per lead of the minority class.
+- ``history_agreement``: Cohen's kappa between CRM outcome and a historical label of the same
+  leads. Two records of one outcome should agree almost perfectly (kappa 0.81 or more on Landis
+  and Koch's scale); the null is a table with that kappa and the observed margins, resampled.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-
-from leadloop.config import ModelConfig
-from leadloop.features import FeatureEncoder
+from scipy.stats import norm, rankdata
 
 MAX_ROWS = 100_000
 MIN_OVERLAP = 30
+CHUNK = 20
+ALARM_CHECKS = ("champion_fit", "suspicious_share", "history_agreement")
 
 
 @dataclass(frozen=True)
-class LabelQualityThresholds:
-    """When label quality blocks a promotion."""
+class LabelPolicy:
+    """How strict the checks are; see the module docstring for each figure's meaning."""
 
-    max_suspicious_share: float = 0.15
-    min_signal_auc: float = 0.55
-    max_champion_auc_drop: float = 0.10
-    min_history_agreement: float = 0.85
+    confidence: float = 0.95
+    false_alarm_rate: float = 0.003
+    min_history_kappa: float = 0.81
+    draws: int = 200
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class LabelCheck:
-    """One label-quality check with its figure and a plain sentence."""
+    """One check: its statistic, the null interval, the alarm bound, and whether it ran.
+
+    ``passed`` is None when the check could not be computed (``detail`` says why).
+    """
 
     name: str
     value: float | None
-    threshold: float
-    passed: bool
+    threshold: float | None
+    passed: bool | None
     detail: str
+    null_lower: float | None = None
+    null_upper: float | None = None
+
+    @property
+    def ran(self) -> bool:
+        return self.passed is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "ran": self.ran}
 
 
 @dataclass(frozen=True)
 class LabelQuality:
-    """All checks, the figures behind them, and the most suspicious records."""
+    """All checks and the records that most contradict the champion."""
 
     checks: list[LabelCheck]
-    suspicious_share: float
-    oof_auc: float
-    best_feature_auc: float
-    best_feature: str
-    no_signal: bool
     rows_assessed: int
+    minority: str
     suspicious: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed is not False for c in self.checks)
+
+    def check(self, name: str) -> LabelCheck:
+        return next(c for c in self.checks if c.name == name)
 
     def failures(self) -> list[LabelCheck]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if c.passed is False]
 
     def to_dict(self) -> dict[str, Any]:
         records = self.suspicious.astype(object).where(self.suspicious.notna(), None)
         return {
             "checks": [c.to_dict() for c in self.checks],
-            "suspicious_share": self.suspicious_share,
-            "oof_auc": self.oof_auc,
-            "best_feature_auc": self.best_feature_auc,
-            "best_feature": self.best_feature,
-            "no_signal": self.no_signal,
             "rows_assessed": self.rows_assessed,
+            "minority": self.minority,
             "suspicious": records.to_dict(orient="records"),
         }
 
 
+@dataclass(frozen=True)
+class Null:
+    """A statistic's null distribution, summarised."""
+
+    mean: float
+    sd: float
+    lower: float
+    upper: float
+
+
 def assess_labels(
-    frame: pd.DataFrame,
     y: np.ndarray,
     *,
-    model_config: ModelConfig,
-    thresholds: LabelQualityThresholds | None = None,
-    champion_proba: np.ndarray | None = None,
-    champion_reference_auc: float | None = None,
-    history_label: np.ndarray | None = None,
-    folds: int = 5,
-    exclude: tuple[str, ...] = (),
+    champion: np.ndarray,
+    challenger: np.ndarray | None = None,
+    lead_ids: np.ndarray | None = None,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
+    offsets: dict[str, float] | None = None,
+    policy: LabelPolicy | None = None,
 ) -> LabelQuality:
-    """Run every label-quality check on ``frame`` with CRM labels ``y``."""
-    limits = thresholds or LabelQualityThresholds()
+    """Judge labels ``y`` against the probabilities both models gave the same rows.
+
+    ``champion`` is the champion booster's own probability (its logistic output, which the
+    null draws from); ``history`` is (CRM label, historical label) for the leads that have
+    both; ``offsets`` is the champion's ``null_offsets`` from its calibration slice.
+    """
+    rules = policy or LabelPolicy()
     y = np.asarray(y, dtype=np.float64)
-    rows = _sample(len(y), seed=model_config.seed)
-    encoder = FeatureEncoder(exclude=exclude).fit(frame.iloc[rows])
-    matrix = encoder.transform(frame.iloc[rows], source="training data")
-    oof = _out_of_fold(matrix, y[rows], encoder, config=model_config, folds=folds)
-    oof_auc = float(roc_auc_score(y[rows], oof))
-    feature, feature_auc = _best_feature(
-        matrix, y[rows], encoder.feature_names_, encoder.categorical_indices_
+    rows = _sample(len(y), seed=rules.seed)
+    y = y[rows]
+    champ = np.asarray(champion, dtype=np.float64)[rows]
+    models = [champ] + (
+        [np.asarray(challenger, dtype=np.float64)[rows]] if challenger is not None else []
     )
-    flags, margin, share = _suspicious(y[rows], oof)
-    champ_auc = _auc(y, champion_proba) if champion_proba is not None else None
-    models = [oof_auc] + ([champ_auc] if champ_auc is not None else [])
-    feature_bar = _chance_bar(y[rows], len(encoder.feature_names_))
-    no_signal = max(models) < limits.min_signal_auc and feature_auc < max(
-        limits.min_signal_auc, feature_bar
-    )
+    ids = np.asarray(lead_ids)[rows] if lead_ids is not None else rows
+    minority = "won" if y.mean() <= 0.5 else "lost"
+    if len(np.unique(y)) < 2:
+        why = "the labels hold only one class"
+        checks = [_not_run(n, why) for n in ("no_signal", *ALARM_CHECKS)]
+        return LabelQuality(checks, len(y), minority)
+    z = _alarm_z(rules, ran=len(ALARM_CHECKS) - (history is None))
+    fit, flagged, count = _champion_null(y, champ, rules, z=z, offsets=offsets or {})
     checks = [
-        _no_signal_check(no_signal, max(models), feature_auc, limits),
-        _suspicious_check(share, limits, sampled=len(rows) < len(y)),
-        _champion_check(champ_auc, champion_reference_auc, limits),
-        _history_check(y, history_label, limits),
+        _signal_check(y, models, rules),
+        fit,
+        count,
+        _history_check(history, rules, z=z),
     ]
-    top = np.argsort(-margin)[:20]
-    top = top[flags[top]]
-    ids = frame["lead_id"].to_numpy()[rows] if "lead_id" in frame.columns else rows
-    suspicious = pd.DataFrame(
-        {
-            "lead_id": ids[top],
-            "label": y[rows][top],
-            "oof_probability": oof[top],
-            "margin": margin[top],
-        }
-    )
-    return LabelQuality(
-        checks, share, oof_auc, feature_auc, feature, no_signal, len(rows), suspicious
-    )
+    return LabelQuality(checks, len(y), minority, _most_suspicious(ids, y, champ, flagged))
 
 
 def _sample(n: int, *, seed: int) -> np.ndarray:
@@ -152,163 +160,264 @@ def _sample(n: int, *, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
 
-def _out_of_fold(
-    matrix: np.ndarray, y: np.ndarray, encoder: FeatureEncoder, *, config: ModelConfig, folds: int
-) -> np.ndarray:
-    """Each row's probability from a model that never saw it (fixed rounds: no peeking)."""
-    params = {
-        "objective": "binary",
-        "learning_rate": 0.1,
-        "num_leaves": 15,
-        "min_data_in_leaf": max(20, config.min_data_in_leaf),
-        "seed": config.seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "verbose": -1,
-        "num_threads": config.num_threads,
+def _alarm_z(rules: LabelPolicy, *, ran: int) -> float:
+    return float(norm.isf(rules.false_alarm_rate / max(ran, 1)))
+
+
+def _summary(
+    values: np.ndarray, *, confidence: float, z: float, upper_tail: bool, extra_sd: float = 0.0
+) -> tuple[Null, float]:
+    """The null's central interval at ``confidence`` and the one-sided alarm bound; ``extra_sd``
+    is added in quadrature (the uncertainty of the offset the values were moved by)."""
+    mean = float(values.mean())
+    sd = float(np.hypot(values.std(ddof=1), extra_sd))
+    tail = (1 - confidence) / 2 * 100
+    lower, upper = np.percentile(values, [tail, 100 - tail])
+    bound = mean + z * sd if upper_tail else mean - z * sd
+    return Null(mean, sd, float(lower), float(upper)), bound
+
+
+def shift_to_rate(p: np.ndarray, rate: float) -> np.ndarray:
+    """``p`` moved by one constant on the log-odds scale so that its mean is ``rate``."""
+    logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+    low, high = -20.0, 20.0
+    for _ in range(50):
+        mid = (low + high) / 2
+        mean = float((1 / (1 + np.exp(-(logit + mid)))).mean())
+        low, high = (mid, high) if mean < rate else (low, mid)
+    return np.asarray(1 / (1 + np.exp(-(logit + (low + high) / 2))), dtype=np.float64)
+
+
+def auc_of_draws(labels: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """AUC of one fixed score (given by its mid-ranks) against each row of 0/1 ``labels``."""
+    n = labels.shape[1]
+    won = labels.sum(axis=1).astype(np.float64)
+    rank_sum = labels @ ranks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((rank_sum - won * (won + 1) / 2) / (won * (n - won)), dtype=np.float64)
+
+
+def confident_flags(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Confident-learning flags per row of ``labels`` (2-D): the label contradicts a confident
+    prediction. Per class j the threshold t_j is the mean probability of j among rows labelled j;
+    a row is confidently j when its probability of j reaches t_j (ties to the likelier class)."""
+    won = labels.sum(axis=1, keepdims=True)
+    lost = labels.shape[1] - won
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_won = (labels @ p)[:, None] / won
+        t_lost = ((1 - labels) @ (1 - p))[:, None] / lost
+    sure_won = (p >= t_won) & ((1 - p < t_lost) | (p > 0.5))
+    sure_lost = (1 - p >= t_lost) & ~sure_won
+    flags: np.ndarray = np.where(labels == 1, sure_lost, sure_won)
+    return flags
+
+
+def _draws(y: np.ndarray, p: np.ndarray, *, draws: int, seed: int) -> dict[str, Any]:
+    """Observed and null (drawn from ``p`` moved to the won rate of ``y``) AUC and
+    confident-learning count per minority lead."""
+    q = shift_to_rate(p, float(y.mean()))
+    ranks = rankdata(p)
+    rng = np.random.default_rng(seed)
+    minority = float(min(y.sum(), len(y) - y.sum()))
+    aucs, shares = [], []
+    for start in range(0, draws, CHUNK):
+        k = min(CHUNK, draws - start)
+        labels = (rng.random((k, len(q)), dtype=np.float32) < q).astype(np.float64)
+        aucs.append(auc_of_draws(labels, ranks))
+        shares.append(confident_flags(labels, q).sum(axis=1) / minority)
+    flags = confident_flags(y[None, :], q)[0]
+    return {
+        "auc": float(auc_of_draws(y[None, :], ranks)[0]),
+        "share": float(flags.sum() / minority),
+        "null_auc": np.concatenate(aucs),
+        "null_share": np.concatenate(shares),
+        "flags": flags,
+        "minority": int(minority),
     }
-    oof = np.empty(len(y))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-    for fit, held in splitter.split(matrix, y):
-        data = lgb.Dataset(
-            matrix[fit],
-            label=y[fit],
-            feature_name=encoder.feature_names_,
-            categorical_feature=encoder.categorical_indices_,
-        )
-        booster = lgb.train(params, data, num_boost_round=100)
-        oof[held] = booster.predict(matrix[held])
-    return oof
 
 
-def _best_feature(
-    matrix: np.ndarray, y: np.ndarray, names: list[str], categorical: list[int]
-) -> tuple[str, float]:
-    """The single feature that best ranks the labels on its own (direction-free AUC).
+def null_offsets(
+    y: np.ndarray, p: np.ndarray, *, draws: int = 100, seed: int = 0
+) -> dict[str, float]:
+    """How far a model's own null is off on labelled rows it was not fitted on.
 
-    Each feature is cut into at most 20 groups (its categories, or quantile bins of a number;
-    missing is a group). Cross-fitted on two halves: a row is scored by the won rate of its group
-    in the other half, so picking the best of many features does not manufacture a signal.
+    A model's probabilities carry estimation error, so labels drawn from them look a little
+    more predictable than real ones. Measured once at training on the calibration slice (clean,
+    same world): the offset of each statistic from its null mean, and the null's spread there
+    (the offset's own uncertainty). The gate moves today's null by the offset and widens it.
     """
-    half = np.random.default_rng(0).uniform(size=len(y)) < 0.5
-    best, best_auc = "", 0.5
-    for j, name in enumerate(names):
-        groups = _groups(matrix[:, j], is_categorical=j in categorical)
-        score = np.empty(len(y))
-        for fit in (half, ~half):
-            rates = pd.Series(y[fit]).groupby(groups[fit]).mean()
-            score[~fit] = pd.Series(groups[~fit]).map(rates).fillna(y[fit].mean()).to_numpy()
-        auc = float(roc_auc_score(y, score)) if len(np.unique(score)) > 1 else 0.5
-        if max(auc, 1 - auc) > best_auc:
-            best, best_auc = name, max(auc, 1 - auc)
-    return best, best_auc
+    y = np.asarray(y, dtype=np.float64)
+    rows = _sample(len(y), seed=seed)
+    if len(np.unique(y[rows])) < 2:
+        return {}
+    got = _draws(y[rows], np.asarray(p, dtype=np.float64)[rows], draws=draws, seed=seed)
+    return {
+        "auc": float(got["null_auc"].mean() - got["auc"]),
+        "auc_sd": float(got["null_auc"].std(ddof=1)),
+        "share": float(got["share"] - got["null_share"].mean()),
+        "share_sd": float(got["null_share"].std(ddof=1)),
+    }
 
 
-def _groups(column: np.ndarray, *, is_categorical: bool) -> np.ndarray:
-    missing = np.isnan(column)
-    if is_categorical or missing.all():
-        return np.where(missing, -1, column)
-    edges = np.unique(np.quantile(column[~missing], np.linspace(0, 1, 21)[1:-1]))
-    return np.where(missing, -1, np.searchsorted(edges, column, side="right"))
-
-
-def _suspicious(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Confident-learning flags, 1 - self-confidence (rank, highest first), and the share of
-    flagged rows (the estimate of wrong labels)."""
-    p_won = proba
-    t_won = p_won[y == 1].mean()
-    t_lost = (1 - p_won[y == 0]).mean()
-    sure_won = (p_won >= t_won) & ((1 - p_won < t_lost) | (p_won > 1 - p_won))
-    sure_lost = (1 - p_won >= t_lost) & ~sure_won
-    flags = ((y == 0) & sure_won) | ((y == 1) & sure_lost)
-    margin = 1.0 - np.where(y == 1, p_won, 1 - p_won)
-    return flags, margin, float(flags.mean())
-
-
-def _chance_bar(y: np.ndarray, features: int) -> float:
-    """The best-of-``features`` AUC that chance alone reaches only once in a thousand.
-
-    Null standard error of an AUC (Hanley and McNeil), doubled in variance for the two-half
-    cross-fitting, with a Bonferroni correction over the features searched.
-    """
-    won = float(y.sum())
-    lost = float(len(y) - won)
-    if won == 0 or lost == 0:
-        return 1.0
-    se = float(np.sqrt((won + lost + 1) / (12 * won * lost)) * np.sqrt(2))
-    return 0.5 + float(norm.isf(0.001 / max(features, 1))) * se
-
-
-def _auc(y: np.ndarray, proba: np.ndarray) -> float | None:
-    if len(np.unique(y)) < 2:
-        return None
-    return float(roc_auc_score(y, proba))
-
-
-def _no_signal_check(
-    no_signal: bool, model: float, feature: float, limits: LabelQualityThresholds
-) -> LabelCheck:
-    detail = (
-        f"The CRM labels carry no signal: every model and every feature ranks them at "
-        f"chance (best model AUC {model:.2f}, best feature {feature:.2f}; limit "
-        f"{limits.min_signal_auc:.2f}); check how outcomes are exported and joined."
-        if no_signal
-        else f"The CRM labels carry signal (best model AUC {model:.2f}, best feature "
-        f"{feature:.2f})."
+def _champion_null(
+    y: np.ndarray, champion: np.ndarray, rules: LabelPolicy, *, z: float, offsets: dict[str, float]
+) -> tuple[LabelCheck, np.ndarray, LabelCheck]:
+    """Champion AUC and confident-learning count, each against labels drawn from the champion."""
+    got = _draws(y, champion, draws=rules.draws, seed=rules.seed)
+    auc_null, auc_bound = _summary(
+        got["null_auc"] - offsets.get("auc", 0.0),
+        confidence=rules.confidence,
+        z=z,
+        upper_tail=False,
+        extra_sd=offsets.get("auc_sd", 0.0),
     )
-    return LabelCheck("no_signal", model, limits.min_signal_auc, not no_signal, detail)
+    share_null, share_bound = _summary(
+        got["null_share"] + offsets.get("share", 0.0),
+        confidence=rules.confidence,
+        z=z,
+        upper_tail=True,
+        extra_sd=offsets.get("share_sd", 0.0),
+    )
+    auc, share, observed_flags, minority = got["auc"], got["share"], got["flags"], got["minority"]
+    fit = _fit_check(auc, auc_null, auc_bound)
+    count = _share_check(share, share_null, share_bound, minority=minority, y=y)
+    return fit, observed_flags, count
 
 
-def _suspicious_check(share: float, limits: LabelQualityThresholds, *, sampled: bool) -> LabelCheck:
-    ok = share <= limits.max_suspicious_share
-    note = f" (on a sample of {MAX_ROWS:,} rows)" if sampled else ""
+def _fit_check(auc: float, null: Null, bound: float) -> LabelCheck:
+    ok = auc >= bound
     detail = (
-        f"About {share:.0%} of the CRM labels look wrong{note}, within the limit of "
-        f"{limits.max_suspicious_share:.0%}."
+        f"The champion ranks the new labels at AUC {auc:.3f}, as expected if they followed its "
+        f"own probabilities ({null.lower:.3f} to {null.upper:.3f}; alarm below {bound:.3f})."
         if ok
-        else f"About {share:.0%} of the CRM labels look wrong{note} (out-of-fold models "
-        f"confidently disagree), above the limit of {limits.max_suspicious_share:.0%}."
+        else f"The new labels disagree with the champion beyond chance: it ranks them at AUC "
+        f"{auc:.3f}, where labels drawn from its own probabilities give {null.lower:.3f} to "
+        f"{null.upper:.3f} (alarm below {bound:.3f}): wrong or misjoined labels, or a changed "
+        "world."
     )
-    return LabelCheck("suspicious_share", share, limits.max_suspicious_share, ok, detail)
+    return LabelCheck("champion_fit", auc, bound, ok, detail, null.lower, null.upper)
 
 
-def _champion_check(
-    auc: float | None, reference: float | None, limits: LabelQualityThresholds
+def _share_check(
+    share: float, null: Null, bound: float, *, minority: int, y: np.ndarray
 ) -> LabelCheck:
-    if auc is None or reference is None:
-        return LabelCheck(
-            "champion_auc_drop",
-            None,
-            limits.max_champion_auc_drop,
-            True,
-            "The champion's ranking on these labels was not compared here.",
-        )
-    drop = reference - auc
-    ok = drop <= limits.max_champion_auc_drop
+    name = "won" if y.mean() <= 0.5 else "lost"
+    ok = share <= bound
+    found = round(share * minority)
+    chance = f"{null.lower * minority:.0f} to {null.upper * minority:.0f}"
     detail = (
-        f"The champion ranks the new labels at AUC {auc:.3f} vs {reference:.3f} at "
-        f"validation (drop {drop:+.3f}, limit {limits.max_champion_auc_drop:.2f})."
+        f"{found:,} labels contradict a confident champion prediction ({share:.0%} of the "
+        f"{minority:,} {name} leads, the minority class); chance alone gives {chance} "
+        f"(alarm above {bound * minority:.0f})."
     )
-    return LabelCheck("champion_auc_drop", drop, limits.max_champion_auc_drop, ok, detail)
+    if not ok:
+        excess = max(found - null.mean * minority, 0)
+        detail = (
+            f"About {excess:,.0f} labels look wrong beyond chance ({excess / minority:.0%} of the "
+            f"{minority:,} {name} leads, the minority class): {found:,} contradict a confident "
+            f"champion prediction where chance gives {chance} (alarm above "
+            f"{bound * minority:.0f})."
+        )
+    return LabelCheck("suspicious_share", share, bound, ok, detail, null.lower, null.upper)
+
+
+def _signal_check(y: np.ndarray, models: list[np.ndarray], rules: LabelPolicy) -> LabelCheck:
+    """Labels carry signal when some model ranks them better than independent labels could."""
+    won, lost = float(y.sum()), float(len(y) - y.sum())
+    sd = math.sqrt((won + lost + 1) / (12 * won * lost))
+    level = (1 - rules.confidence) / 2 / len(models)
+    bound = 0.5 + float(norm.isf(level)) * sd
+    tail = float(norm.isf((1 - rules.confidence) / 2)) * sd
+    best = max(float(auc_of_draws(y[None, :], rankdata(p))[0]) for p in models)
+    ok = best > bound
+    detail = (
+        f"The CRM labels carry signal: the best model ranks them at AUC {best:.3f}, above "
+        f"what labels unrelated to the leads reach ({0.5 - tail:.3f} to {0.5 + tail:.3f}; "
+        f"bound {bound:.3f})."
+        if ok
+        else f"The CRM labels carry no signal: the best model ranks them at AUC {best:.3f}, "
+        f"no better than labels unrelated to the leads ({0.5 - tail:.3f} to {0.5 + tail:.3f}; "
+        f"bound {bound:.3f}); check how outcomes are exported and joined."
+    )
+    return LabelCheck("no_signal", best, bound, ok, detail, 0.5 - tail, 0.5 + tail)
+
+
+def cohen_kappa(table: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of 2x2 tables given as rows of counts (a, b, c, d) = (1/1, 1/0, 0/1, 0/0)."""
+    table = np.atleast_2d(np.asarray(table, dtype=np.float64))
+    total = table.sum(axis=1)
+    observed = (table[:, 0] + table[:, 3]) / total
+    first, second = (table[:, 0] + table[:, 1]) / total, (table[:, 0] + table[:, 2]) / total
+    chance = first * second + (1 - first) * (1 - second)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((observed - chance) / (1 - chance), dtype=np.float64)
 
 
 def _history_check(
-    y: np.ndarray, history: np.ndarray | None, limits: LabelQualityThresholds
+    history: tuple[np.ndarray, np.ndarray] | None, rules: LabelPolicy, *, z: float
 ) -> LabelCheck:
-    both = None if history is None else ~np.isnan(np.asarray(history, dtype=np.float64))
-    if history is None or both is None or both.sum() < MIN_OVERLAP:
-        return LabelCheck(
-            "history_agreement",
-            None,
-            limits.min_history_agreement,
-            True,
-            "No historical label to compare the CRM outcomes with.",
-        )
-    agreement = float((np.asarray(history)[both] == y[both]).mean())
-    ok = agreement >= limits.min_history_agreement
-    detail = (
-        f"CRM outcomes agree with the historical label on {agreement:.0%} of "
-        f"{int(both.sum()):,} leads (at least {limits.min_history_agreement:.0%} "
-        "expected)."
+    if history is None:
+        return _not_run("history_agreement", "no historical label column is configured")
+    crm, old = (np.asarray(a, dtype=np.float64) for a in history)
+    both = ~np.isnan(crm) & ~np.isnan(old)
+    if both.sum() < MIN_OVERLAP:
+        why = f"only {int(both.sum())} leads have both a CRM outcome and a historical label"
+        return _not_run("history_agreement", why + f" (at least {MIN_OVERLAP} needed)")
+    a, b = crm[both] == 1, old[both] == 1
+    counts = np.array([(a & b).sum(), (a & ~b).sum(), (~a & b).sum(), (~a & ~b).sum()])
+    kappa = float(cohen_kappa(counts)[0])
+    if not np.isfinite(kappa):
+        return _not_run("history_agreement", "one of the two labels holds a single class")
+    null = _kappa_null(counts, rules)
+    spread = null - rules.min_history_kappa
+    lower, upper = np.percentile(
+        null, [(1 - rules.confidence) / 2 * 100, (1 + rules.confidence) / 2 * 100]
     )
-    return LabelCheck("history_agreement", agreement, limits.min_history_agreement, ok, detail)
+    bound = rules.min_history_kappa - z * float(spread.std(ddof=1))
+    ok = kappa >= bound
+    agree = float((a == b).mean())
+    detail = (
+        f"CRM outcomes and the historical label agree on {agree:.1%} of {int(both.sum()):,} "
+        f"leads: kappa {kappa:.2f} beyond chance agreement (two records of one outcome give "
+        f"{lower:.2f} to {upper:.2f}; alarm below {bound:.2f})."
+    )
+    if not ok:
+        detail = (
+            "The CRM outcomes disagree with the historical label: " + detail[0].lower() + detail[1:]
+        )
+    return LabelCheck("history_agreement", kappa, bound, ok, detail, float(lower), float(upper))
+
+
+def _kappa_null(counts: np.ndarray, rules: LabelPolicy) -> np.ndarray:
+    """Kappa of tables drawn like the observed one, but with kappa ``min_history_kappa``:
+    the observed margins, agreement set to the minimum, resampled multinomially."""
+    total = counts.sum()
+    p1, p2 = (counts[0] + counts[1]) / total, (counts[0] + counts[2]) / total
+    chance = p1 * p2 + (1 - p1) * (1 - p2)
+    agree = rules.min_history_kappa * (1 - chance) + chance
+    both_won = (agree - 1 + p1 + p2) / 2
+    cells = np.clip([both_won, p1 - both_won, p2 - both_won, 1 - p1 - p2 + both_won], 0, None)
+    rng = np.random.default_rng(rules.seed)
+    tables = rng.multinomial(int(total), cells / cells.sum(), size=rules.draws)
+    values = cohen_kappa(tables)
+    return np.asarray(values[np.isfinite(values)], dtype=np.float64)
+
+
+def _not_run(name: str, why: str) -> LabelCheck:
+    return LabelCheck(name, None, None, None, f"Not run: {why}.")
+
+
+def _most_suspicious(
+    ids: np.ndarray, y: np.ndarray, champion: np.ndarray, flags: np.ndarray
+) -> pd.DataFrame:
+    margin = np.where(y == 1, 1 - champion, champion)
+    top = np.argsort(-np.where(flags, margin, -1.0))[:20]
+    top = top[flags[top]]
+    return pd.DataFrame(
+        {
+            "lead_id": ids[top],
+            "label": y[top],
+            "champion_probability": champion[top],
+            "margin": margin[top],
+        }
+    )

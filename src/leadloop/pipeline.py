@@ -238,21 +238,24 @@ def run_loop(
         for role in ("champion", "challenger")
     }
     step("checks")
+    importance = {
+        "champion": champion.model.mean_abs_contributions(holdout, seed=settings.model.seed),
+        "challenger": retrained.mean_abs_contributions(holdout, seed=settings.model.seed),
+    }
     assessment = assess(
         settings,
         champion=champion.model,
+        challenger=retrained,
+        holdout=holdout,
         scores=scores,
         metrics=metrics,
+        importance=importance["champion"],
         train_rows=train_rows,
         history_label=_history(settings, inputs, train_rows),
         current=_newest(inputs.leads.frame, split, holdout),
         labeled=labeled,
     )
     decision = _single_model_decision(decide(assessment.evidence, settings.gate), champion)
-    importance = {
-        "champion": champion.model.mean_abs_contributions(holdout, seed=settings.model.seed),
-        "challenger": retrained.mean_abs_contributions(holdout, seed=settings.model.seed),
-    }
     step("publish")
     run_name = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     trained = {"champion": champion.trained, "challenger": challenger}

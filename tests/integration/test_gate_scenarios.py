@@ -88,7 +88,7 @@ def test_noisy_crm_labels_block(tmp_path: Path, clean: SyntheticData) -> None:
     _write(tmp_path, clean, outcomes=noisy.outcomes)
     result = run_loop(settings)
     assert result.decision.verdict == "block"
-    assert {"suspicious_share", "label_ranking_drop"} & _failed(result)
+    assert {"suspicious_share", "champion_fit"} & _failed(result)
     assert Tracker(settings).alias_version("champion") == first.champion_version
 
 
@@ -114,6 +114,11 @@ def test_covariate_drift_in_top_feature_is_flagged(tmp_path: Path) -> None:
     assert "top_feature_drift" in _failed(result)
     severe = result.record["assessment"]["drift"]["severe"]
     assert set(severe) & {"company_size", "lead_source", "pages_viewed"}
+    shown = result.record["importance"]["champion"]
+    ranked = sorted(shown, key=lambda name: -shown[name])
+    assert result.record["assessment"]["top_features"] == ranked
+    drift_reason = next(c.detail for c in result.decision.checks if c.name == "top_feature_drift")
+    assert all(name in drift_reason for name in severe)
 
 
 def test_tiny_holdout_cannot_decide(tmp_path: Path) -> None:
@@ -122,3 +127,23 @@ def test_tiny_holdout_cannot_decide(tmp_path: Path) -> None:
     result = run_loop(_settings(tmp_path))
     assert result.decision.verdict == "block"
     assert result.decision.reasons[0].startswith("Cannot decide")
+
+
+def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticData) -> None:
+    """It blocks a champion that uses a column today's run excludes as a leak, naming it."""
+    leads = clean.leads.copy()
+    converted = clean.truth["converted"].to_numpy()
+    leads["sales_status"] = np.where(converted, "closed won", "closed lost")
+    io.write_table(leads, tmp_path / "data" / "leads.parquet")
+    io.write_table(clean.outcomes, tmp_path / "data" / "outcomes.parquet")
+    declared = _settings(tmp_path, LEADLOOP_LEADS__FEATURE_TYPES="{sales_status: categorical}")
+    first = run_loop(declared)
+    used = first.record["features"]["champion"]["features"]
+    assert any(f["name"] == "sales_status" for f in used)
+    result = run_loop(_settings(tmp_path))
+    assert result.decision.verdict == "block"
+    reason = next(r for r in result.decision.reasons if "sales_status" in r)
+    assert "leadloop promote" in reason
+    report = (result.report_dir / "report.html").read_text(encoding="utf-8")
+    assert "sales_status" in report and "not run" in report
+    assert Tracker(declared).alias_version("champion") == first.champion_version

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from leadloop.config import GateConfig
+from leadloop.drift import DriftReport, FeatureDrift
 from leadloop.evaluate import PairedDifference
 from leadloop.gate import Evidence, decide
+from leadloop.label_quality import LabelCheck, LabelQuality
 
 POLICY = GateConfig()
 
@@ -18,8 +20,9 @@ def _evidence(
     recall: float = 0.02,
     ece: float = 0.02,
     positives: int = 200,
-    reference: float | None = None,
+    rows: int = 2000,
     champion_auc: float = 0.78,
+    **extra: object,
 ) -> Evidence:
     return Evidence(
         auc=PairedDifference("roc_auc", gain, lower, gain + (gain - lower), 0.95, "delong"),
@@ -31,9 +34,27 @@ def _evidence(
         challenger_ece=ece,
         champion_ece=0.02,
         holdout_positives=positives,
-        holdout_rows=2000,
-        champion_reference_auc=reference,
+        holdout_rows=rows,
+        **extra,  # type: ignore[arg-type]
     )
+
+
+def _labels(*, fit: bool, signal: bool = True) -> LabelQuality:
+    checks = [
+        LabelCheck("no_signal", 0.7, 0.55, signal, "signal", 0.47, 0.53),
+        LabelCheck("champion_fit", 0.70, 0.76, fit, "The new labels disagree.", 0.77, 0.81),
+        LabelCheck("suspicious_share", 0.5, 0.6, True, "few contradict", 0.4, 0.55),
+        LabelCheck("history_agreement", None, None, None, "Not run: no historical label."),
+    ]
+    return LabelQuality(checks, 2000, "won")
+
+
+def _drift(*severe: str) -> DriftReport:
+    def one(name: str, severity: str) -> FeatureDrift:
+        return FeatureDrift(name, "numeric", 0.3, 0.2, None, None, None, severity, [], [], [], 0, 0)  # type: ignore[arg-type]
+
+    features = [one(n, "severe") for n in severe] + [one("quiet", "none")]
+    return DriftReport(features, None, 1000, 1000)
 
 
 def test_promotes_a_proven_gain() -> None:
@@ -43,11 +64,13 @@ def test_promotes_a_proven_gain() -> None:
     assert any("ranks better" in r for r in decision.reasons)
 
 
-def test_keeps_when_gain_is_not_proven() -> None:
-    """It keeps the champion when the interval of the AUC gain includes zero."""
+def test_keeps_when_gain_is_not_proven_and_says_what_could_be() -> None:
+    """It keeps the champion when the interval includes zero and names the least provable gain."""
     decision = decide(_evidence(gain=0.004, lower=-0.006), POLICY)
     assert decision.verdict == "keep"
     assert "No proven ranking gain" in decision.reasons[0]
+    # se = 0.01 / 1.96; provable above 0.005 + 1.96 * se = +0.015.
+    assert "exceeds +0.015" in decision.reasons[0]
 
 
 def test_keeps_when_recall_drops() -> None:
@@ -60,24 +83,67 @@ def test_keeps_when_badly_calibrated() -> None:
     assert decide(_evidence(ece=0.2), POLICY).verdict == "keep"
 
 
-def test_blocks_when_too_few_positives() -> None:
-    """It says it cannot decide (block) on a holdout with too few won leads, whatever the gain."""
-    decision = decide(_evidence(positives=8), POLICY)
+def test_blocks_when_too_few_of_the_minority_class() -> None:
+    """It cannot decide on a holdout with too few leads of the rarer outcome, won or lost."""
+    few_won = decide(_evidence(positives=8), POLICY)
+    assert few_won.verdict == "block" and few_won.reasons[0].startswith("Cannot decide")
+    few_lost = decide(_evidence(positives=1980, rows=2000), POLICY)
+    assert few_lost.verdict == "block" and "20 lost leads" in few_lost.reasons[0]
+    assert decide(_evidence(positives=1930, rows=2000), POLICY).verdict == "promote"
+
+
+def test_blocks_label_disagreement_without_a_proven_gain() -> None:
+    """It blocks labels that disagree with the champion beyond chance when no model does better."""
+    decision = decide(_evidence(gain=0.0, lower=-0.01, label_quality=_labels(fit=False)), POLICY)
     assert decision.verdict == "block"
-    assert decision.reasons[0].startswith("Cannot decide")
+    assert any("disagree" in r for r in decision.reasons)
 
 
-def test_blocks_when_labels_rank_far_worse_than_before() -> None:
-    """It blocks when no model ranks the new labels near the champion's validated AUC."""
-    decision = decide(_evidence(champion_auc=0.55, gain=0.01, reference=0.80), POLICY)
+def test_promotes_a_concept_change_and_names_it() -> None:
+    """It promotes, naming the changed world and the drift, when the challenger proves the new
+    labels rankable although they disagree with the champion."""
+    evidence = _evidence(label_quality=_labels(fit=False), drift=_drift("lead_source"))
+    decision = decide(evidence, POLICY.model_copy(update={"block_on_drift": False}))
+    assert decision.verdict == "promote"
+    assert any(r.startswith("Explained by a changed world") for r in decision.reasons)
+    assert any("lead_source" in r for r in decision.reasons)
+
+
+def test_no_signal_is_never_explained_away() -> None:
+    """It blocks labels without signal even when the holdout gain looks proven."""
+    decision = decide(_evidence(label_quality=_labels(fit=False, signal=False)), POLICY)
     assert decision.verdict == "block"
-    assert "look wrong or misjoined" in decision.reasons[0]
 
 
-def test_record_is_json() -> None:
-    """It gives a JSON-ready record with the policy, every check with figure and threshold."""
-    record = decide(_evidence(), POLICY).to_dict()
+def test_blocks_a_champion_that_uses_an_excluded_column() -> None:
+    """It blocks a champion using a column today's run excludes, naming it and how to move on."""
+    conflicts = {"deal_stage": "leaks the label: alone it predicts won/lost (AUC 1.00)"}
+    decision = decide(_evidence(gain=-0.2, lower=-0.25, policy_conflicts=conflicts), POLICY)
+    assert decision.verdict == "block"
+    reason = next(r for r in decision.reasons if "deal_stage" in r)
+    assert "leadloop promote" in reason
+
+
+def test_drift_reasons_name_severe_features_outside_the_top() -> None:
+    """It names severe drift outside the top features instead of reporting no severe drift."""
+    evidence = _evidence(drift=_drift("web_visits_30d"), top_features=["a", "b", "c", "d", "e"])
+    decision = decide(evidence, POLICY)
+    check = next(c for c in decision.checks if c.name == "top_feature_drift")
+    assert check.passed and "web_visits_30d" in check.detail
+    blocked = decide(
+        _evidence(drift=_drift("web_visits_30d"), top_features=["web_visits_30d"]), POLICY
+    )
+    assert blocked.verdict == "block"
+
+
+def test_record_is_json_with_not_run_checks() -> None:
+    """It gives a JSON-ready record: every check with figure, null interval and whether it ran."""
+    record = decide(_evidence(label_quality=_labels(fit=True)), POLICY).to_dict()
     json.dumps(record)
-    names = {c["name"] for c in record["checks"]}
-    assert {"holdout_positives", "auc_gain", "recall_at_capacity", "calibration"} <= names
-    assert record["policy"]["min_holdout_positives"] == 30
+    checks = {c["name"]: c for c in record["checks"]}
+    assert {"holdout_minority", "auc_gain", "recall_at_capacity", "calibration"} <= set(checks)
+    assert checks["history_agreement"]["ran"] is False
+    assert checks["history_agreement"]["passed"] is None
+    assert checks["top_feature_drift"]["ran"] is False
+    assert checks["champion_fit"]["null_lower"] == 0.77
+    assert record["policy"]["min_holdout_minority"] == 30

@@ -1,84 +1,163 @@
-"""Label-quality checks on generated leads whose true outcomes are known."""
+"""Label-quality checks on generated leads whose true outcomes are known.
+
+A champion is trained on clean early leads; the checks judge labels of later leads that are
+clean, 20% flipped or shuffled, at base rates of 3%, 12% and 50%.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from leadloop.config import ModelConfig
+from leadloop.config import ModelConfig, SplitConfig
 from leadloop.data.synthetic import SyntheticSpec, generate
-from leadloop.label_quality import assess_labels
+from leadloop.label_quality import (
+    LabelPolicy,
+    LabelQuality,
+    assess_labels,
+    auc_of_draws,
+    cohen_kappa,
+    shift_to_rate,
+)
+from leadloop.model.train import train_model
 
-CONFIG = ModelConfig(num_threads=1)
-
-
-@pytest.fixture(scope="module")
-def leads() -> tuple[pd.DataFrame, np.ndarray]:
-    """Leads and their true outcomes."""
-    data = generate(SyntheticSpec(n_leads=6000, months=12, seed=21))
-    return data.leads, data.truth["converted"].to_numpy().astype(float)
-
-
-def _flip(y: np.ndarray, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    flips = np.random.default_rng(seed).uniform(size=len(y)) < share
-    return np.where(flips, 1 - y, y), flips
+N, FIT = 9000, 5000
+POLICY = LabelPolicy(draws=100)
 
 
-def test_clean_labels_pass(leads: tuple[pd.DataFrame, np.ndarray]) -> None:
-    """It passes clean labels and estimates few of them as wrong."""
-    frame, y = leads
-    quality = assess_labels(frame, y, model_config=CONFIG)
-    assert quality.passed
-    assert quality.suspicious_share < 0.12
-    assert not quality.no_signal
+@dataclass(frozen=True)
+class Case:
+    """Later leads' true outcomes, the champion's own and calibrated probabilities on them."""
+
+    y: np.ndarray
+    champion: np.ndarray
+    challenger: np.ndarray
+    offsets: dict[str, float]
 
 
-def test_flipped_labels_flagged(leads: tuple[pd.DataFrame, np.ndarray]) -> None:
-    """It flags 30% flipped labels and lists mostly flipped rows as the most suspicious."""
-    frame, y = leads
-    noisy, flips = _flip(y, 0.3)
-    quality = assess_labels(frame, noisy, model_config=CONFIG)
-    assert not quality.passed
-    assert "suspicious_share" in {c.name for c in quality.failures()}
-    flipped_ids = set(frame["lead_id"].to_numpy()[flips])
-    listed = quality.suspicious["lead_id"].tolist()
-    assert listed and np.mean([i in flipped_ids for i in listed]) > 0.6
-
-
-def test_shuffled_labels_have_no_signal(leads: tuple[pd.DataFrame, np.ndarray]) -> None:
-    """It names labels unrelated to the leads as carrying no signal."""
-    frame, y = leads
-    shuffled = np.random.default_rng(3).permutation(y)
-    quality = assess_labels(frame, shuffled, model_config=CONFIG)
-    assert quality.no_signal
-    check = next(c for c in quality.checks if c.name == "no_signal")
-    assert not check.passed and "no signal" in check.detail
-
-
-def test_champion_drop_and_history_disagreement(leads: tuple[pd.DataFrame, np.ndarray]) -> None:
-    """It flags a champion ranking far worse than at validation, and CRM vs history disagreement."""
-    frame, y = leads
-    rng = np.random.default_rng(4)
-    history, _ = _flip(y, 0.4, seed=5)
-    quality = assess_labels(
-        frame,
-        y,
-        model_config=CONFIG,
-        champion_proba=rng.uniform(size=len(y)),
-        champion_reference_auc=0.82,
-        history_label=history,
+@pytest.fixture(scope="module", params=[0.03, 0.12, 0.5], ids=["3%", "12%", "50%"])
+def case(request: pytest.FixtureRequest) -> Case:
+    data = generate(SyntheticSpec(n_leads=N, months=12, seed=21, base_rate=request.param))
+    y = data.truth["converted"].to_numpy().astype(float)
+    frame = data.leads.drop(columns=["lead_id"])
+    model = train_model(
+        frame.iloc[:FIT], y[:FIT], config=ModelConfig(num_threads=1), split=SplitConfig()
+    ).model
+    later = frame.iloc[FIT:]
+    margin = model.booster.predict(model.encoder.transform(later), raw_score=True)
+    return Case(
+        y[FIT:],
+        1 / (1 + np.exp(-np.asarray(margin))),
+        model.predict_proba(later),
+        model.metadata["label_null"],
     )
-    failed = {c.name for c in quality.failures()}
-    assert {"champion_auc_drop", "history_agreement"} <= failed
 
 
-def test_deterministic_and_json(leads: tuple[pd.DataFrame, np.ndarray]) -> None:
+def _assess(case: Case, labels: np.ndarray) -> LabelQuality:
+    return assess_labels(
+        labels,
+        champion=case.champion,
+        challenger=case.challenger,
+        history=(labels, case.y),
+        offsets=case.offsets,
+        policy=POLICY,
+    )
+
+
+def _failed(quality: LabelQuality) -> set[str]:
+    return {c.name for c in quality.failures()}
+
+
+def test_clean_labels_raise_no_alarm(case: Case) -> None:
+    """It passes every check on clean labels, whatever the base rate."""
+    quality = _assess(case, case.y)
+    assert quality.passed, [c.detail for c in quality.failures()]
+    assert all(c.ran for c in quality.checks)
+
+
+def test_flipped_labels_alarm(case: Case) -> None:
+    """It alarms on 20% flipped labels: the champion's fit and the history agreement fail."""
+    flips = np.random.default_rng(0).uniform(size=len(case.y)) < 0.2
+    quality = _assess(case, np.where(flips, 1 - case.y, case.y))
+    assert {"champion_fit", "history_agreement"} <= _failed(quality)
+
+
+def test_flipped_labels_are_counted_beyond_chance(case: Case) -> None:
+    """It counts labels contradicting a confident champion beyond chance when 20% are flipped."""
+    flips = np.random.default_rng(0).uniform(size=len(case.y)) < 0.2
+    quality = _assess(case, np.where(flips, 1 - case.y, case.y))
+    check = quality.check("suspicious_share")
+    assert check.value is not None and check.null_upper is not None
+    assert check.value > check.null_upper
+
+
+def test_shuffled_labels_alarm(case: Case) -> None:
+    """It alarms on labels unrelated to the leads: the champion's fit and the agreement fail,
+    and no model ranks them much better than chance (no_signal is a 2.5%-level test, so it can
+    pass by chance; the other two cannot)."""
+    quality = _assess(case, np.random.default_rng(3).permutation(case.y))
+    assert {"champion_fit", "history_agreement"} <= _failed(quality)
+    assert (quality.check("no_signal").value or 1.0) < 0.6
+
+
+def test_labels_without_signal_are_named() -> None:
+    """It says the labels carry no signal when no model ranks them above chance."""
+    rng = np.random.default_rng(5)
+    y = (rng.uniform(size=3000) < 0.12).astype(float)
+    quality = assess_labels(y, champion=rng.uniform(size=3000), policy=POLICY)
+    check = quality.check("no_signal")
+    assert check.passed is False and "no signal" in check.detail
+
+
+def test_counts_refer_to_the_minority_class() -> None:
+    """It names the minority class and counts against it when 96.5% of leads are won."""
+    rng = np.random.default_rng(1)
+    p = np.clip(rng.beta(12, 0.5, 4000), 0.01, 0.999)
+    y = (rng.uniform(size=4000) < p).astype(float)
+    quality = assess_labels(y, champion=p, history=(y, y), policy=POLICY)
+    assert quality.minority == "lost"
+    assert "lost leads, the minority class" in quality.check("suspicious_share").detail
+    assert quality.passed
+
+
+def test_agreement_by_chance_fails_kappa() -> None:
+    """It fails history agreement that is only chance agreement, even when it is 96% raw."""
+    rng = np.random.default_rng(2)
+    crm = (rng.uniform(size=3000) < 0.965).astype(float)
+    old = (rng.uniform(size=3000) < 0.965).astype(float)
+    p = np.full(3000, 0.965)
+    quality = assess_labels(crm, champion=p + rng.normal(0, 0.001, 3000), history=(crm, old))
+    check = quality.check("history_agreement")
+    assert check.passed is False and abs(check.value or 0) < 0.1
+
+
+def test_checks_that_cannot_run_say_so() -> None:
+    """It marks checks that cannot be computed as not run, with the reason, never as passed."""
+    y = np.zeros(100)
+    quality = assess_labels(y, champion=np.full(100, 0.1))
+    assert all(c.passed is None and c.detail.startswith("Not run") for c in quality.checks)
+    quality = assess_labels(np.r_[y, np.ones(50)], champion=np.linspace(0, 1, 150))
+    history = quality.check("history_agreement")
+    assert history.passed is None and not history.ran
+
+
+def test_helpers() -> None:
+    """It computes AUC per draw, kappa and the base-rate shift exactly."""
+    ranks = np.array([1.0, 2.0, 3.0, 4.0])
+    assert auc_of_draws(np.array([[0, 0, 1, 1], [1, 0, 1, 0]], dtype=float), ranks).tolist() == [
+        1.0,
+        0.25,
+    ]
+    assert cohen_kappa(np.array([50, 0, 0, 50]))[0] == 1.0
+    assert abs(cohen_kappa(np.array([25, 25, 25, 25]))[0]) < 1e-12
+    assert abs(shift_to_rate(np.full(10, 0.2), 0.5).mean() - 0.5) < 1e-6
+
+
+def test_deterministic_and_json(case: Case) -> None:
     """It gives the same figures twice and a JSON-ready record."""
-    frame, y = leads
-    a = assess_labels(frame, y, model_config=CONFIG)
-    b = assess_labels(frame, y, model_config=CONFIG)
-    assert a.suspicious_share == b.suspicious_share and a.oof_auc == b.oof_auc
+    a, b = _assess(case, case.y), _assess(case, case.y)
+    assert [c.value for c in a.checks] == [c.value for c in b.checks]
     json.dumps(a.to_dict())

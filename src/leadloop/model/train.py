@@ -21,6 +21,7 @@ from leadloop.config import ModelConfig, SplitConfig
 from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
+from leadloop.label_quality import null_offsets
 from leadloop.leaks import YoungLeads
 from leadloop.model.calibrate import Calibrator
 
@@ -143,11 +144,14 @@ def train_model(
     booster.free_dataset()
     margin = booster.predict(matrix[cal_idx], raw_score=True)
     calibrator = Calibrator(method=config.calibration).fit(np.asarray(margin), y[cal_idx])
+    # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
+    contrib = np.asarray(booster.predict(matrix[cal_idx[:2_000]], pred_contrib=True))
     importance = dict(
-        zip(encoder.feature_names_, booster.feature_importance("gain").tolist(), strict=True)
+        zip(encoder.feature_names_, np.abs(contrib[:, :-1]).mean(axis=0).tolist(), strict=True)
     )
     metadata = {
-        "feature_importance_gain": importance,
+        "feature_importance": importance,
+        "label_null": _label_null(booster, matrix, y, np.concatenate([valid_idx, cal_idx])),
         "validation_auc": float(roc_auc_score(y[cal_idx], margin)),
         "trained_rows": len(y),
         # The drift reference: the training data's profile, and the calibrated scores on the
@@ -165,6 +169,15 @@ def train_model(
         fit_seconds,
         params,
     )
+
+
+def _label_null(
+    booster: lgb.Booster, matrix: np.ndarray, y: np.ndarray, rows: np.ndarray
+) -> dict[str, float]:
+    """The offsets of the booster's own label null, on the rows it was not fitted on (the
+    validation and calibration slices; early stopping's choice of rounds barely biases it)."""
+    margin = np.asarray(booster.predict(matrix[rows], raw_score=True))
+    return null_offsets(y[rows], 1 / (1 + np.exp(-margin)))
 
 
 def _check_classes(y: np.ndarray) -> None:
