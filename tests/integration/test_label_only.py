@@ -89,13 +89,20 @@ def test_run_trains_one_model_with_a_random_holdout(label_only: Path) -> None:
 
 
 def test_second_run_on_the_same_table_trains_nothing(label_only: Path) -> None:
-    """It trains no challenger when the label-only table is the one the champion learned from."""
+    """It trains nothing on a second run over the table the champion learned from: the run is
+    skipped as nothing new, and even a forced run trains no challenger."""
     done = run_cli("run", "--json", cwd=label_only)
+    assert done.returncode == 0, done.stderr
+    skipped = json.loads(done.stdout)
+    assert skipped["outcome"] == "nothing new" and skipped["champion"] == "1"
+    done = run_cli("run", "--json", "--force", cwd=label_only)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["decision"]["verdict"] == "keep"
     assert "trained on this very label-only table" in " ".join(summary["decision"]["reasons"])
-    assert summary["versions"] == {"champion": "1"}
+    assert summary["versions"]["champion"] == "1" and not summary["versions"]["challenger"]
+    client = MlflowClient(f"sqlite:///{label_only / '.leadloop' / 'mlflow.db'}")
+    assert len(client.search_model_versions("name='lead-scorer'")) == 1
 
 
 def test_history_label_equal_to_crm_trains_one_model(project: Path) -> None:
