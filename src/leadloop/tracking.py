@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io as io_module
 import logging
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -38,6 +39,7 @@ from leadloop.locking import registry_lock
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel, TrainResult
 
 log = logging.getLogger(__name__)
+REGISTRY_ENV = "MLFLOW_REGISTRY_URI"  # what mlflow.set_registry_uri exports
 _NOT_FOUND = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"}  # no such alias, no model
 PYFUNC_CODE = Path(__file__).parent / "model" / "pyfunc.py"
 PIP_REQUIREMENTS = [
@@ -382,10 +384,19 @@ def _quiet() -> Iterator[None]:
 
 @contextmanager
 def _tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's fluent API pointed at ``uri`` for a block, then put back as it was.
+
+    ``mlflow.set_registry_uri`` also exports ``MLFLOW_REGISTRY_URI`` (for subprocesses): both are
+    restored, or every later client in this process (and its children) would read this store.
+    """
     previous = mlflow.get_tracking_uri()
+    previous_registry = os.environ.get(REGISTRY_ENV)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
         mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous_registry or "")  # "": follow the tracking URI again
+        if previous_registry is None:
+            os.environ.pop(REGISTRY_ENV, None)

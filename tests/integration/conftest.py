@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
@@ -77,3 +78,20 @@ def postgres_url() -> str:
     except Exception as err:  # any failure to connect means: no PostgreSQL here
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {type(err).__name__}: {err}")
     return PG_URL
+
+
+@contextmanager
+def fresh_postgres(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database of its own (concurrent test runs never share tables), dropped
+    afterwards; skips with the reason when PostgreSQL is not reachable."""
+    admin_url = postgres_url()
+    name = f"{prefix}_{uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()

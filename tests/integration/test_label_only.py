@@ -101,7 +101,8 @@ def test_second_run_on_the_same_table_trains_nothing(label_only: Path) -> None:
     assert summary["decision"]["verdict"] == "keep"
     assert "trained on this very label-only table" in " ".join(summary["decision"]["reasons"])
     assert summary["versions"]["champion"] == "1" and not summary["versions"]["challenger"]
-    client = MlflowClient(f"sqlite:///{label_only / '.leadloop' / 'mlflow.db'}")
+    uri = f"sqlite:///{label_only / '.leadloop' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert len(client.search_model_versions("name='lead-scorer'")) == 1
 
 

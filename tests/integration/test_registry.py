@@ -16,11 +16,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from leadloop.config import Settings, load_settings
 from leadloop.data import io
@@ -30,7 +28,7 @@ from leadloop.locking import registry_lock
 from leadloop.pipeline import promote, rollback, run_loop
 from leadloop.tracking import Tracker
 from tests.conftest import SMALL, run_cli
-from tests.integration.conftest import postgres_url
+from tests.integration.conftest import fresh_postgres
 
 CHANGED = "champion changed during the run"
 
@@ -234,17 +232,8 @@ def test_concurrent_runs_on_sqlite_promote_once(first_run: Path, tmp_path: Path)
 @pytest.fixture
 def pg_tracking() -> Iterator[str]:
     """A fresh PostgreSQL database for an MLflow store, dropped afterwards."""
-    admin_url = postgres_url()
-    name = f"leadloop_registry_{uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+    with fresh_postgres("leadloop_registry") as url:
+        yield url
 
 
 def test_concurrent_runs_on_postgresql_promote_once(tmp_path: Path, pg_tracking: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from leadloop.errors import RegistryBusyError
 from leadloop.locking import WAIT_NOTICE_SECONDS, lock_file, lock_kind, registry_lock
-from tests.integration.conftest import postgres_url
+from tests.integration.conftest import fresh_postgres
 
 
 def _contend(uri: str) -> tuple[list[str], str]:
@@ -45,9 +45,9 @@ def test_file_lock_beside_sqlite(tmp_path: Path) -> None:
 
 def test_postgresql_advisory_lock() -> None:
     """It takes a PostgreSQL advisory lock; the waiter says it waits, then gives up."""
-    uri = postgres_url()
-    assert lock_kind(uri) == "postgresql"
-    said, gave_up = _contend(uri)
+    with fresh_postgres("leadloop_lock") as uri:
+        assert lock_kind(uri) == "postgresql"
+        said, gave_up = _contend(uri)
     assert len(said) == 1 and "PostgreSQL advisory lock" in said[0]
     assert gave_up.startswith("gave up waiting") and "tracking.lock_timeout" in gave_up
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from leadloop.config import load_settings
 from leadloop.data.store import FeedbackStore
 from leadloop.errors import InputError
 from leadloop.pipeline import load_inputs, run_loop
 from tests.conftest import run_cli
-from tests.integration.conftest import postgres_url, settings_for
+from tests.integration.conftest import fresh_postgres, settings_for
 
 
 def _event(event_id: str, lead: str = "L1", outcome: str = "won") -> dict[str, object]:
@@ -32,21 +32,15 @@ def _event(event_id: str, lead: str = "L1", outcome: str = "won") -> dict[str, o
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedbackStore]:
-    """An empty store in a SQLite file, or in the machine's PostgreSQL test database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'feedback.db'}"
-    else:
-        url = postgres_url()
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text("drop table if exists feedback_events"))
-        engine.dispose()
-    created = FeedbackStore(url).create()
-    yield created
-    if request.param == "postgresql":
-        with created.engine.begin() as conn:
-            conn.execute(sa.text("drop table if exists feedback_events"))
-    created.dispose()
+    """An empty store in a SQLite file, or in a PostgreSQL database of its own."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'feedback.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres("leadloop_store"))
+        created = FeedbackStore(url).create()
+        yield created
+        created.dispose()
 
 
 def test_an_event_is_stored_once(store: FeedbackStore) -> None:
