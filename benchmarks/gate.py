@@ -245,9 +245,7 @@ def run_scenario(scenario: Scenario) -> dict[str, object]:
                 "kind": "error",
             }
         champion = Tracker(settings).alias_version("champion")
-        before = (
-            result.record["versions"]["champion"] if result.decision.verdict != "promote" else None
-        )
+        before = result.record.versions.champion if result.decision.verdict != "promote" else None
         versions = {
             "champion": before or _previous(settings, champion),
             "challenger": result.challenger_version,
@@ -259,7 +257,7 @@ def run_scenario(scenario: Scenario) -> dict[str, object]:
             for role, v in versions.items()
         }
     gain = fresh["challenger"] - fresh["champion"]
-    metrics = result.record["metrics"]["challenger"]
+    metrics = result.record.to_dict()["metrics"]["challenger"]
     minority = min(metrics["positives"], metrics["n"] - metrics["positives"])
     tiny = minority < MIN_MINORITY
     row = _judge(scenario.must_block or tiny, result.decision.verdict, gain)

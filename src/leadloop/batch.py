@@ -20,7 +20,7 @@ from leadloop.errors import InputError, RegistryError
 from leadloop.scoring import SCORE_SCHEMA, Scorer
 from leadloop.tracking import Tracker
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 100_000  # rows per chunk when the caller does not say (the CLI says)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from pydantic import (
     model_validator,
 )
 
-from leadloop.data.timestamps import check_format, parse_value
 from leadloop.errors import ConfigError
 
 # Values that mean "missing" in the files users bring; extend per data set in leadloop.yaml.
@@ -71,6 +70,8 @@ class LeadsConfig(_Section):
     @field_validator("date_formats")
     @classmethod
     def _date_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        from leadloop.data.timestamps import check_format  # pandas: only when used
+
         return {column: check_format(fmt) for column, fmt in value.items()}
 
 
@@ -92,6 +93,8 @@ class OutcomesConfig(_Section):
     @field_validator("date_formats")
     @classmethod
     def _date_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        from leadloop.data.timestamps import check_format  # pandas: only when used
+
         return {column: check_format(fmt) for column, fmt in value.items()}
 
     @model_validator(mode="after")
@@ -213,6 +216,8 @@ class LabelsConfig(_Section):
     @classmethod
     def _cutoff(cls, value: Any) -> Any:
         """Read like a timestamp column: epoch by magnitude, zones to UTC, no day/month guess."""
+        from leadloop.data.timestamps import parse_value  # pandas: only when used
+
         return None if value is None else parse_value(value, name="labels.cutoff")
 
 

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from leadloop import dominance, leaks
+from leadloop.data.labels import YoungLeads
 from leadloop.errors import InputError
-from leadloop.leaks import Finding, YoungLeads
+from leadloop.leaks import Finding
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime"]
 RESERVED = ("lead_id", "created_at")

@@ -112,11 +112,11 @@ def test_covariate_drift_in_top_feature_is_flagged(tmp_path: Path) -> None:
     result = run_loop(_settings(tmp_path))
     assert result.decision.verdict == "block"
     assert "top_feature_drift" in _failed(result)
-    severe = result.record["assessment"]["drift"]["severe"]
+    severe = result.record.to_dict()["assessment"]["drift"]["severe"]
     assert set(severe) & {"company_size", "lead_source", "pages_viewed"}
-    shown = result.record["importance"]["champion"]
+    shown = result.record.importance["champion"]
     ranked = sorted(shown, key=lambda name: -shown[name])
-    assert result.record["assessment"]["top_features"] == ranked
+    assert result.record.assessment.evidence.top_features == ranked
     drift_reason = next(c.detail for c in result.decision.checks if c.name == "top_feature_drift")
     assert all(name in drift_reason for name in severe)
 
@@ -138,7 +138,7 @@ def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticDat
     io.write_table(clean.outcomes, tmp_path / "data" / "outcomes.parquet")
     declared = _settings(tmp_path, LEADLOOP_LEADS__FEATURE_TYPES="{sales_status: categorical}")
     first = run_loop(declared)
-    used = first.record["features"]["champion"]["features"]
+    used = first.record.to_dict()["features"]["champion"]["features"]
     assert any(f["name"] == "sales_status" for f in used)
     result = run_loop(_settings(tmp_path))
     assert result.decision.verdict == "block"

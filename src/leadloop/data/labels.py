@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import CREATED_AT, LABEL, STATUS
+from leadloop.config import LabelsConfig
 from leadloop.errors import InputError
 
 EXCLUSION_REASONS = (
@@ -224,3 +226,55 @@ def no_outcomes() -> pd.DataFrame:
             "amount": pd.Series(dtype="float64"),
         }
     )
+
+
+@dataclass(frozen=True)
+class YoungLeads:
+    """Leads of the recent period (younger than the maturity window) and which are decided."""
+
+    frame: pd.DataFrame
+    decided: np.ndarray
+
+
+def maturity_rule(config: LabelsConfig, *, from_column: bool) -> int | None:
+    """The age leads must reach to be trained or evaluated on; none when labels come as they
+    are (a label column) or when young decided leads are kept on purpose."""
+    if config.use_young_decided or from_column:
+        return None
+    return config.maturity_days
+
+
+def labeled_table(
+    leads: pd.DataFrame, labels: LabelResult, *, maturity_days: int | None = None
+) -> pd.DataFrame:
+    """Leads with a 0/1 label as of the cutoff, with their features.
+
+    With ``maturity_days``, leads younger than the maturity window are left out even when an
+    event already decided them: among young leads the decided ones are mostly the quick wins
+    (lost deals are recorded late or never), so keeping them would bias training and inflate
+    the holdout's won rate. They are counted in the run record.
+    """
+    mask = labels.labels[LABEL].notna().to_numpy()
+    if maturity_days is not None and CREATED_AT in leads.columns:
+        mature_by = labels.cutoff - pd.Timedelta(days=maturity_days)
+        mask = mask & (leads[CREATED_AT] <= mature_by).to_numpy()
+    out = leads.loc[mask].copy()
+    out[LABEL] = labels.labels.loc[mask, LABEL].to_numpy()
+    result: pd.DataFrame = out.reset_index(drop=True)
+    return result
+
+
+def young_leads(leads: pd.DataFrame, labels: LabelResult) -> YoungLeads | None:
+    """Leads younger than the maturity window at the cutoff, and which have an outcome already.
+
+    The leak guard compares the two groups (same period, so drift cannot explain a difference):
+    a field that decided leads have and undecided ones lack was filled after the outcome.
+    """
+    status = labels.labels[STATUS].to_numpy()
+    if not (status == "censored").any():
+        return None
+    young = np.isin(status, ("censored", "won", "lost"))
+    if CREATED_AT in leads.columns:
+        mature_by = labels.cutoff - pd.Timedelta(days=labels.maturity_days)
+        young &= (leads[CREATED_AT] > mature_by).to_numpy()
+    return YoungLeads(leads.loc[young], status[young] != "censored")

@@ -18,11 +18,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from leadloop.config import ModelConfig, SplitConfig
+from leadloop.data.labels import YoungLeads
 from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
 from leadloop.label_quality import null_offsets
-from leadloop.leaks import YoungLeads
 from leadloop.model.calibrate import Calibrator
 
 MODEL_FILE = "model.txt"
