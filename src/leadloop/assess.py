@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadloop.config import Settings
-from leadloop.drift import DriftReport, DriftThresholds, feature_drift, label_drift, score_shift
+from leadloop.drift import DriftReport, feature_drift, label_drift, score_shift
 from leadloop.evaluate import (
     Metrics,
     bootstrap_recall_difference,
@@ -132,16 +132,12 @@ def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> Dr
     profile = champion.metadata.get("profile")
     if profile is None or current.empty:
         return None
-    gate = settings.gate
-    thresholds = DriftThresholds(
-        psi_severe=gate.psi_severe, ks_severe=gate.ks_severe, js_severe=gate.js_severe
-    )
     matrix = champion.encoder.transform(current, source="newest leads")
     return feature_drift(
         profile,
         matrix,
         champion.encoder.features_,
-        thresholds=thresholds,
+        thresholds=settings.drift,
         reference_scores=champion.metadata.get("score_profile"),
         current_scores=champion.predict_matrix(matrix),
     )
@@ -165,7 +161,6 @@ def _label_quality(
 ) -> LabelQuality:
     """Label checks on the holdout, with the champion's own (uncalibrated booster) probability:
     the isotonic step function is flat at its ends, which would make the null too certain."""
-    gate = settings.gate
     margin = champion.booster.predict(
         champion.encoder.transform(holdout, source="holdout"), raw_score=True
     )
@@ -177,10 +172,6 @@ def _label_quality(
         history=history,
         offsets=champion.metadata.get("label_null"),
         policy=LabelPolicy(
-            confidence=gate.confidence,
-            false_alarm_rate=gate.false_alarm_rate,
-            min_history_kappa=gate.min_history_kappa,
-            draws=gate.null_draws,
-            seed=settings.model.seed,
+            settings.label_quality, confidence=settings.gate.confidence, seed=settings.model.seed
         ),
     )

@@ -271,13 +271,45 @@ class GateConfig(_Section):
     min_holdout_minority: int = Field(default=30, ge=1)
     top_features: int = Field(default=5, ge=1)
     block_on_drift: bool = True
+    bootstrap_resamples: int = Field(default=200, ge=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: Any) -> Any:
+        """Name the new home of a setting that moved out of ``gate`` (since 0.2)."""
+        if isinstance(value, dict):
+            for key, section in MOVED_FROM_GATE.items():
+                if key in value:
+                    raise ValueError(f"'{key}' moved to the '{section}' section: {section}.{key}")
+        return value
+
+
+class DriftConfig(_Section):
+    """Drift severity by effect size (newest leads against the champion's training data)."""
+
+    psi_moderate: float = Field(default=0.1, gt=0)
     psi_severe: float = Field(default=0.25, gt=0)
     ks_severe: float = Field(default=0.15, gt=0, le=1)
     js_severe: float = Field(default=0.15, gt=0, le=1)
+    p_value_correction: Literal["holm", "bh"] = "holm"
+
+
+class LabelQualityConfig(_Section):
+    """The label checks, each judged against its own null (README "Label checks")."""
+
     false_alarm_rate: float = Field(default=0.003, gt=0, lt=0.5)
     min_history_kappa: float = Field(default=0.81, gt=0, le=1)
     null_draws: int = Field(default=200, ge=50)
-    bootstrap_resamples: int = Field(default=200, ge=50)
+
+
+MOVED_FROM_GATE = {
+    "psi_severe": "drift",
+    "ks_severe": "drift",
+    "js_severe": "drift",
+    "false_alarm_rate": "label_quality",
+    "min_history_kappa": "label_quality",
+    "null_draws": "label_quality",
+}
 
 
 class TrackingConfig(_Section):
@@ -313,6 +345,8 @@ class Settings(_Section):
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()
+    drift: DriftConfig = DriftConfig()
+    label_quality: LabelQualityConfig = LabelQualityConfig()
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
     serve: ServeConfig = ServeConfig()

@@ -34,21 +34,34 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, rankdata
 
+from leadloop.config import GateConfig, LabelQualityConfig
+
 MAX_ROWS = 100_000
 MIN_OVERLAP = 30
 CHUNK = 20
 ALARM_CHECKS = ("champion_fit", "suspicious_share", "history_agreement")
+CHECK_NAMES = ("no_signal", *ALARM_CHECKS)
 
 
 @dataclass(frozen=True)
 class LabelPolicy:
-    """How strict the checks are; see the module docstring for each figure's meaning."""
+    """The configured label checks (``label_quality``), the gate's confidence and a seed."""
 
-    confidence: float = 0.95
-    false_alarm_rate: float = 0.003
-    min_history_kappa: float = 0.81
-    draws: int = 200
+    checks: LabelQualityConfig = field(default_factory=LabelQualityConfig)
+    confidence: float = GateConfig().confidence
     seed: int = 0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return self.checks.false_alarm_rate
+
+    @property
+    def min_history_kappa(self) -> float:
+        return self.checks.min_history_kappa
+
+    @property
+    def draws(self) -> int:
+        return self.checks.null_draws
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,7 @@ def assess_labels(
     minority = "won" if y.mean() <= 0.5 else "lost"
     if len(np.unique(y)) < 2:
         why = "the labels hold only one class"
-        checks = [_not_run(n, why) for n in ("no_signal", *ALARM_CHECKS)]
+        checks = [_not_run(n, why) for n in CHECK_NAMES]
         return LabelQuality(checks, len(y), minority)
     z = _alarm_z(rules, ran=len(ALARM_CHECKS) - (history is None))
     fit, flagged, count = _champion_null(y, champ, rules, z=z, offsets=offsets or {})

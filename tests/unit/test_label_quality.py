@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from leadloop.config import ModelConfig, SplitConfig
+from leadloop.config import LabelQualityConfig, ModelConfig, SplitConfig
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.label_quality import (
     LabelPolicy,
@@ -25,7 +25,7 @@ from leadloop.label_quality import (
 from leadloop.model.train import train_model
 
 N, FIT = 9000, 5000
-POLICY = LabelPolicy(draws=100)
+POLICY = LabelPolicy(LabelQualityConfig(null_draws=100))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from leadloop.errors import ConfigError, LeadloopError
+from leadloop.errors import ConfigError, StoreError
 
 log = logging.getLogger(__name__)
 METADATA = sa.MetaData()
@@ -35,12 +35,6 @@ EVENTS = sa.Table(
     sa.Column("received_at", sa.DateTime(), nullable=False),
 )
 COLUMNS = ("event_id", "lead_id", "outcome", "occurred_at", "amount")
-
-
-class StoreError(LeadloopError):
-    """The feedback store cannot be reached or written (check serve.store_url)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
