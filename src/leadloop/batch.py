@@ -18,7 +18,7 @@ from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
 from leadloop.errors import InputError, RegistryError
 from leadloop.scoring import SCORE_SCHEMA, Scorer
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 CHUNK_ROWS = 100_000  # rows per chunk when the caller does not say (the CLI says)
 
@@ -36,7 +36,7 @@ class BatchResult:
 
 def load_scorer(settings: Settings, ref: str = "champion", *, reasons: int | None = None) -> Scorer:
     """The registered model ``ref`` (a version number or an alias) ready to score."""
-    tracker = Tracker(settings)
+    tracker = ModelRegistry(settings)
     if not tracker.store_exists():
         raise RegistryError(
             f"no model registry at {settings.tracking_uri()}: run `leadloop run` first"

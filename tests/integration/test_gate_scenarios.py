@@ -15,7 +15,7 @@ from leadloop.config import Settings, load_settings
 from leadloop.data import io
 from leadloop.data.synthetic import SyntheticData, SyntheticSpec, generate
 from leadloop.pipeline import LoopResult, run_loop
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 N = 10_000
 SPEC = SyntheticSpec(n_leads=N, months=12, seed=5)
@@ -64,7 +64,7 @@ def test_better_challenger_is_promoted(tmp_path: Path, clean: SyntheticData) -> 
     settings = _settings(tmp_path, LEADLOOP_LEADS__LABEL_COLUMN="converted_before")
     result = run_loop(settings)
     assert result.decision.verdict == "promote", result.decision.reasons
-    assert Tracker(settings).alias_version("champion") == result.challenger_version
+    assert ModelRegistry(settings).alias_version("champion") == result.challenger_version
     assert (result.report_dir / "decision.json").exists()
 
 
@@ -76,7 +76,7 @@ def test_no_real_change_keeps_the_champion(tmp_path: Path, clean: SyntheticData)
     second = run_loop(settings)
     assert second.decision.verdict == "keep", second.decision.reasons
     assert "auc_gain" in _failed(second)
-    assert Tracker(settings).alias_version("champion") == first.champion_version
+    assert ModelRegistry(settings).alias_version("champion") == first.champion_version
 
 
 def test_noisy_crm_labels_block(tmp_path: Path, clean: SyntheticData) -> None:
@@ -89,7 +89,7 @@ def test_noisy_crm_labels_block(tmp_path: Path, clean: SyntheticData) -> None:
     result = run_loop(settings)
     assert result.decision.verdict == "block"
     assert {"suspicious_share", "champion_fit"} & _failed(result)
-    assert Tracker(settings).alias_version("champion") == first.champion_version
+    assert ModelRegistry(settings).alias_version("champion") == first.champion_version
 
 
 def test_shuffled_labels_block_and_say_no_signal(tmp_path: Path, clean: SyntheticData) -> None:
@@ -146,4 +146,4 @@ def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticDat
     assert "leadloop promote" in reason
     report = (result.report_dir / "report.html").read_text(encoding="utf-8")
     assert "sales_status" in report and "not run" in report
-    assert Tracker(declared).alias_version("champion") == first.champion_version
+    assert ModelRegistry(declared).alias_version("champion") == first.champion_version

@@ -14,7 +14,7 @@ from leadloop.lineage import Unchanged, record_unchanged, unchanged_since_last
 from leadloop.pipeline.inputs import Inputs
 from leadloop.pipeline.publish import LATEST, REPORT_FILE
 from leadloop.report.html import render_history, render_report
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 
 def rerender_report(settings: Settings, run: str) -> Path:
@@ -34,7 +34,7 @@ def rerender_report(settings: Settings, run: str) -> Path:
 
 def history(settings: Settings) -> tuple[list[dict[str, Any]], Path]:
     """Every registered version with its facts and decisions; writes reports/history.html."""
-    versions = Tracker(settings).versions()
+    versions = ModelRegistry(settings).versions()
     decisions = []
     reports = settings.resolve(settings.reports_dir)
     for path in sorted(reports.glob("*/decision.json")) if reports.is_dir() else []:
@@ -56,14 +56,16 @@ def promote(
 ) -> tuple[str | None, str | None]:
     """A person's override, compare-and-set: make ``version`` the champion (only while it is
     still ``expected``, if given); returns (previous champion, champion after)."""
-    return registry.promote(Tracker(settings), version, reason=reason, by=by, expected=expected)
+    return registry.promote(
+        ModelRegistry(settings), version, reason=reason, by=by, expected=expected
+    )
 
 
 def rollback(
     settings: Settings, *, reason: str, expected: str | None = None
 ) -> tuple[str, str | None]:
     """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
-    return registry.rollback(Tracker(settings), reason=reason, expected=expected)
+    return registry.rollback(ModelRegistry(settings), reason=reason, expected=expected)
 
 
 def nothing_new(settings: Settings, inputs: Inputs) -> Unchanged | None:

@@ -27,7 +27,7 @@ from leadloop.pipeline.publish import publish
 from leadloop.pipeline.record import RunRecord, build_record
 from leadloop.registry import Settled
 from leadloop.split import Split, split_holdout
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry, RunLog
 
 STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "checks", "publish")
 Progress = Callable[[str], None]
@@ -74,12 +74,12 @@ def run_loop(
     """
     step = progress or (lambda _stage: None)
     now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
-    tracker = Tracker(settings)
+    models = ModelRegistry(settings)
     if inputs is None:
         step("read")
         inputs = load_inputs(settings, now=now)
     data, labels = _training_data(settings, inputs, now=now, step=step)
-    champion, challenger = choose_models(settings, tracker, data, step)
+    champion, challenger = choose_models(settings, models, data, step)
     judged = _judge(settings, data, champion, challenger, step)
     step("publish")
     record = build_record(
@@ -97,7 +97,8 @@ def run_loop(
     )
     record = publish(
         settings,
-        tracker,
+        runs=RunLog(settings),
+        models=models,
         record=record,
         inputs=inputs,
         labeled=data.labeled,

@@ -17,7 +17,7 @@ from leadloop.gate import Decision
 from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.pipeline.inputs import Inputs, label_inputs
 from leadloop.split import Split
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 Progress = Callable[[str], None]
 
@@ -47,7 +47,7 @@ class Training:
 
 
 def choose_models(
-    settings: Settings, tracker: Tracker, data: Training, step: Progress
+    settings: Settings, models: ModelRegistry, data: Training, step: Progress
 ) -> tuple[Champion, TrainResult | None]:
     """The champion (registered, or trained now on a first run) and the retrained challenger.
 
@@ -58,11 +58,11 @@ def choose_models(
     """
     step("champion")
     train_rows = data.train_rows
-    version = tracker.alias_version("champion")
+    version = models.alias_version("champion")
     if version is not None:
         # loaded by number: the very version the decision is made against
-        champion = Champion(tracker.load(version).model, version, None)
-        unchanged = _unchanged_labels(settings, tracker, data.inputs, version)
+        champion = Champion(models.load(version).model, version, None)
+        unchanged = _unchanged_labels(settings, models, data.inputs, version)
         if unchanged is not None:
             return replace(champion, single=unchanged), None
     else:
@@ -106,12 +106,12 @@ def train(
 
 
 def _unchanged_labels(
-    settings: Settings, tracker: Tracker, inputs: Inputs, version: str
+    settings: Settings, models: ModelRegistry, inputs: Inputs, version: str
 ) -> str | None:
     """Why no challenger is trained, when the label-only data is the champion's own."""
     if settings.outcomes.source != "none":
         return None
-    if tracker.model_card(version).get("data_version") != inputs.data_version:
+    if models.model_card(version).get("data_version") != inputs.data_version:
         return None
     return (
         f"No challenger: champion v{version} was trained on this very label-only table (data "

@@ -18,7 +18,7 @@ from leadloop.lineage import lineage_tags
 from leadloop.pipeline.inputs import Inputs
 from leadloop.pipeline.record import RunRecord, data_metrics, flat_metrics, params
 from leadloop.report.html import render_report
-from leadloop.tracking import ModelToLog, Tracker
+from leadloop.tracking import ModelRegistry, ModelToLog, Published, RunLog
 
 REPORT_FILE = "report.html"
 LATEST = "latest"  # reports/latest: a copy of the newest run's reports, at a fixed path
@@ -26,8 +26,9 @@ LATEST = "latest"  # reports/latest: a copy of the newest run's reports, at a fi
 
 def publish(
     settings: Settings,
-    tracker: Tracker,
     *,
+    runs: RunLog,
+    models: ModelRegistry,
     record: RunRecord,
     inputs: Inputs,
     labeled: pd.DataFrame,
@@ -49,7 +50,7 @@ def publish(
             **{f"dvc_md5_{name}": md5 for name, md5 in inputs.dvc_hashes.items()},
         }
         sample = labeled.drop(columns=[LEAD_ID, LABEL]).head(5)
-        published = tracker.publish(
+        published = runs.publish(
             run_name=f"loop {record.run}",
             tags=tags,
             params=params(settings),
@@ -58,12 +59,12 @@ def publish(
             evaluation=flat_metrics(record),
             report_dir=staged,
         )
-        settled = _settle(tracker, record, published.run_id, published.versions, compared_with)
+        settled = _settle(runs, models, record, published, compared_with)
         # The records and the HTML report say what the registry did, so they follow the move.
         write_records(settled, staged)
         page = render_report(settled.to_dict(), scores, importance=settled.importance)
         io.write_text(page, staged / REPORT_FILE)
-        tracker.log_report(published.evaluate_run_id, staged)
+        runs.log_report(published.evaluate_run_id, staged)
         io.publish_dir(staged, final)
         io.copy_dir(final, final.parent / LATEST)
     except BaseException:
@@ -73,24 +74,25 @@ def publish(
 
 
 def _settle(
-    tracker: Tracker,
+    runs: RunLog,
+    models: ModelRegistry,
     record: RunRecord,
-    run_id: str,
-    versions: dict[str, str],
+    published: Published,
     compared_with: str | None,
 ) -> RunRecord:
     """Move the aliases compare-and-set and write what happened into the record and MLflow."""
+    versions = published.versions
     settled = registry.settle_run(
-        tracker,
+        models,
         compared_with=compared_with,
         versions=versions,
         promote=record.decision.verdict == "promote",
         reason=" ".join(record.decision.reasons),
         run=record.run,
     )
-    done = record.settled(settled, run_id=run_id, versions=versions)
-    tracker.tag_run(
-        run_id,
+    done = record.settled(settled, run_id=published.run_id, versions=versions)
+    runs.tag_run(
+        published.run_id,
         {
             "champion_after": done.versions.champion,
             "compared_with": done.versions.compared_with,
