@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, rankdata
 
+from leadloop.columns import LABEL, LEAD_ID
 from leadloop.config import GateConfig, LabelQualityConfig
 
 MAX_ROWS = 100_000
@@ -428,8 +429,8 @@ def _most_suspicious(
     top = top[flags[top]]
     return pd.DataFrame(
         {
-            "lead_id": ids[top],
-            "label": y[top],
+            LEAD_ID: ids[top],
+            LABEL: y[top],
             "champion_probability": champion[top],
             "margin": margin[top],
         }

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 import leadloop
+from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.errors import ConfigError, version_label
 from leadloop.locking import lock_kind
@@ -86,7 +87,7 @@ def unchanged_since_last(settings: Settings, data_version: str) -> Unchanged | N
     now = lineage_tags(settings, data_version)
     if any(last.get(key, "") != value for key, value in now.items()):
         return None
-    champion = ModelRegistry(settings).alias_version("champion") or ""
+    champion = ModelRegistry(settings).alias_version(CHAMPION) or ""
     judged = {last.get("compared_with", ""), last.get("challenger_version", "")}
     if champion != last["champion_after"] or champion not in judged:
         return None

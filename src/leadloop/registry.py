@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from leadloop.columns import CHALLENGER, CHAMPION
 from leadloop.errors import (
     ChampionChangedError,
     RegistryBusyError,
@@ -20,9 +21,6 @@ from leadloop.errors import (
     version_label,
 )
 from leadloop.tracking import ModelRegistry
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from leadloop.data.labels import LabelResult, label_leads, labels_from_column, n
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
 from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
+from leadloop.data.values import naive_utc
 from leadloop.errors import InputError
 
 
@@ -140,8 +141,7 @@ def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> 
     """The configured cutoff, else the newest timestamp in the data (never later than now);
     with no timestamps at all (a label-only table), just after ``now``."""
     if settings.labels.cutoff is not None:
-        cutoff = pd.Timestamp(settings.labels.cutoff)  # naive UTC, see config.LabelsConfig
-        return cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo else cutoff
+        return naive_utc(pd.Timestamp(settings.labels.cutoff))  # see config.LabelsConfig
     stamps = [inputs.outcomes[OCCURRED_AT].max()]
     if inputs.leads.has_created_at:
         stamps.append(inputs.leads.frame[CREATED_AT].max())

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from leadloop.columns import LABEL, LEAD_ID
+from leadloop.columns import CHAMPION, LABEL, LEAD_ID, OCCURRED_AT
 from leadloop.config import Settings
 from leadloop.data.labels import YoungLeads, labeled_table, maturity_rule
 from leadloop.errors import InputError
@@ -58,7 +58,7 @@ def choose_models(
     """
     step("champion")
     train_rows = data.train_rows
-    version = models.alias_version("champion")
+    version = models.alias_version(CHAMPION)
     if version is not None:
         # loaded by number: the very version the decision is made against
         champion = Champion(models.load(version).model, version, None)
@@ -170,5 +170,5 @@ def _fit_first(
 def _earlier_cutoff(inputs: Inputs, split: Split) -> pd.Timestamp:
     if split.holdout_start is not None:
         return split.holdout_start
-    stamps = inputs.outcomes["occurred_at"].dropna().sort_values()
+    stamps = inputs.outcomes[OCCURRED_AT].dropna().sort_values()
     return pd.Timestamp(stamps.iloc[len(stamps) // 2])

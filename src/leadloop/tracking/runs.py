@@ -20,7 +20,7 @@ from leadloop.data import io
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, TrainResult
 from leadloop.tracking.store import MlflowStore, ensure_store_dir, quiet, tracking_uri
 
-PYFUNC_CODE = Path(__file__).parent / "model" / "pyfunc.py"
+PYFUNC_CODE = Path(leadloop.__file__).parent / "model" / "pyfunc.py"
 PIP_REQUIREMENTS = [
     "lightgbm",
     "numpy",
