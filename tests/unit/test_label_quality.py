@@ -14,14 +14,8 @@ import pytest
 
 from leadloop.config import LabelQualityConfig, ModelConfig, SplitConfig
 from leadloop.data.synthetic import SyntheticSpec, generate
-from leadloop.label_quality import (
-    LabelPolicy,
-    LabelQuality,
-    assess_labels,
-    auc_of_draws,
-    cohen_kappa,
-    shift_to_rate,
-)
+from leadloop.label_null import auc_of_draws, shift_to_rate
+from leadloop.label_quality import LabelPolicy, LabelQuality, assess_labels, cohen_kappa
 from leadloop.model.train import train_model
 
 N, FIT = 9000, 5000

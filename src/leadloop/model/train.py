@@ -22,7 +22,7 @@ from leadloop.data.labels import YoungLeads
 from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
-from leadloop.label_quality import null_offsets
+from leadloop.label_null import null_offsets
 from leadloop.model.calibrate import Calibrator
 from leadloop.model.metadata import ModelMetadata
 from leadloop.model.params import scorer_params
