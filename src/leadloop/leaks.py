@@ -138,7 +138,7 @@ def _pure_column(counts: _Counts, y: np.ndarray, *, m: int) -> Finding | None:
     other = np.where(won_side, n - won, won)  # rows of the other outcome in the value
     other_base = np.where(won_side, 1 - base, base)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = stats.binom.cdf(other, n, other_base)
+        p = np.asarray(stats.binom.cdf(other, n, other_base), dtype=np.float64)
         # Clopper-Pearson one-sided upper bound of the other outcome's rate in the value.
         upper = np.where(other < n, stats.beta.ppf(CONFIDENCE, other + 1, n - other), 1.0)
     pure = (n > 0) & (upper <= (1 - PURITY) * other_base) & (p <= ALPHA / max(m, 1))

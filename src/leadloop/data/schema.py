@@ -260,7 +260,7 @@ def _created_at(
             column=column,
             rows=_row_numbers(parsed.isna()),
         )
-    frame.drop(columns=[column], inplace=True)
+    del frame[column]
     frame.insert(1, CREATED_AT, parsed)
     return True
 
