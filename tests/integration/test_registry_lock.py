@@ -75,3 +75,5 @@ def test_a_killed_holder_releases_the_file_lock(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
