@@ -32,6 +32,7 @@ from rich.progress import (
 from rich.table import Table
 
 from leadloop import batch, pipeline
+from leadloop import history as model_history
 from leadloop.config import CONFIG_FILENAME, Settings, load_settings
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.errors import LeadloopError, version_label
@@ -405,7 +406,7 @@ def report(
 def history(config: ConfigOption = None) -> None:
     """Every registered version and decision; also writes reports/history.html."""
     settings = _guard(lambda: _settings(config))
-    versions, path = _guard(lambda: pipeline.history(settings))
+    versions, path = _guard(lambda: model_history.history(settings))
     table = Table(title=f"{settings.tracking.model_name}: registered versions")
     for column in (
         "version",

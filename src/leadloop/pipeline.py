@@ -31,11 +31,13 @@ from leadloop.errors import InputError
 from leadloop.evaluate import METRIC_NAMES, Metrics, compare, compute_metrics
 from leadloop.features import FeatureEncoder
 from leadloop.gate import Decision, decide
+from leadloop.insights import YOUNG_SCORES, describe
 from leadloop.leaks import Finding, YoungLeads
+from leadloop.lift import holdout_amounts, won_amounts
 from leadloop.lineage import Unchanged, lineage_tags, record_unchanged, unchanged_since_last
 from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.registry import Settled
-from leadloop.report.html import render_history, render_report
+from leadloop.report.html import render_report
 from leadloop.split import Split, split_holdout
 from leadloop.tracking import ModelToLog, Tracker
 
@@ -233,6 +235,10 @@ def run_loop(
     retrained = challenger.model if challenger is not None else champion.model
     step("evaluate")
     scores = _holdout_scores(holdout, champion.model, retrained)
+    amounts = won_amounts(inputs.outcomes, cutoff=labels.cutoff)  # the report's revenue
+    scores["amount"] = holdout_amounts(
+        scores["lead_id"].to_numpy(), scores["label"].to_numpy(), amounts
+    )
     metrics = {
         role: _evaluate(settings, scores[role].to_numpy(), scores["label"].to_numpy())
         for role in ("champion", "challenger")
@@ -272,6 +278,16 @@ def run_loop(
         used=len(labeled),
     )
     record["importance"] = importance
+    insights = describe(
+        settings,
+        champion=champion.model,
+        challenger=retrained,
+        holdout=holdout,
+        scores=scores,
+        leads=inputs.leads.frame,
+        labels=labels,
+    )
+    record["insights"] = insights.to_dict()
     settled = _publish(
         settings,
         tracker,
@@ -281,6 +297,7 @@ def run_loop(
         scores=scores,
         trained=trained,
         compared_with=champion.version,
+        tables={YOUNG_SCORES: insights.young.scores},
     )
     return LoopResult(
         run_name,
@@ -533,20 +550,6 @@ def rerender_report(settings: Settings, run: str) -> Path:
     target = directory / REPORT_FILE
     io.write_text(render_report(record, scores, importance=record.get("importance")), target)
     return target
-
-
-def history(settings: Settings) -> tuple[list[dict[str, Any]], Path]:
-    """Every registered version with its facts and decisions; writes reports/history.html."""
-    versions = Tracker(settings).versions()
-    decisions = []
-    reports = settings.resolve(settings.reports_dir)
-    for path in sorted(reports.glob("*/decision.json")) if reports.is_dir() else []:
-        if path.parent.name == LATEST:
-            continue
-        decisions.append({"run": path.parent.name, **io.read_json(path)})
-    target = reports / "history.html"
-    io.write_text(render_history(versions, decisions), target)
-    return versions, target
 
 
 def write_record(record: dict[str, Any], path: Path) -> None:
@@ -808,6 +811,7 @@ def _publish(
     scores: pd.DataFrame,
     trained: dict[str, TrainResult | None],
     compared_with: str | None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> Settled:
     """Stage the records, log the run to MLflow, move the aliases compare-and-set, then write
     the report and put the records (which say what the registry did) into place."""
@@ -816,6 +820,9 @@ def _publish(
     try:
         _write_reports(record, staged)
         io.write_table(scores, staged / "holdout_scores.parquet")
+        for name, table in (tables or {}).items():  # e.g. the young leads' scores
+            if len(table):
+                io.write_table(table, staged / name)
         tags = {
             **lineage_tags(settings, inputs.data_version),
             "leadloop_run": record["run"],
