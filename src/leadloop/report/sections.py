@@ -166,8 +166,8 @@ def label_drift(record: Mapping[str, Any]) -> charts.Figure | None:
         return None
     total = sum(int(m.get("n", 0)) for m in months)
     population = (
-        f"Labelled leads used for training and evaluation: {fmt.count(total)}, by month of "
-        "creation."
+        "Labelled leads used for training and evaluation, by month of creation: "
+        f"{fmt.count(total)} leads."
     )
     return charts.won_rate_by_month("fig-label-drift", months, population)
 
