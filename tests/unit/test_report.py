@@ -136,7 +136,10 @@ def test_report_carries_the_runs_numbers(run: LoopResult) -> None:
         assert reason in verdict
     metrics = _rows(outline, "metrics-table")
     for k, role in enumerate(("champion", "challenger"), start=1):
-        assert metrics["roc_auc (higher is better)"][k] == f"{run.record['metrics'][role]['roc_auc']:.3f}"
+        assert (
+            metrics["roc_auc (higher is better)"][k]
+            == f"{run.record['metrics'][role]['roc_auc']:.3f}"
+        )
     data = " ".join(outline.text["data"])
     for name in run.record["features"]["challenger"]["excluded"]:
         assert name in data

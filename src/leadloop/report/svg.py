@@ -139,10 +139,13 @@ def _axes(frame: _Frame, *, x_ticks: bool = True) -> list[str]:
 
 
 def _legend(items: Sequence[tuple[str, str, bool]], *, width: int) -> list[str]:
-    """Clickable legend entries (name, colour, dashed), right-aligned above the plot."""
-    out, x = [], float(width - MARGIN["right"])
-    for name, colour, dashed in reversed(items):
+    """Clickable legend entries (name, colour, dashed), right-aligned above the plot, in order."""
+    starts, x = [], float(width - MARGIN["right"])
+    for name, _, _ in reversed(items):
         x -= len(name) * CHAR + 26
+        starts.append(x)
+    out = []
+    for (name, colour, dashed), x in zip(items, reversed(starts), strict=True):
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         out.append(
             f'<g class="legend-item" data-series="{escape(name)}" role="button" tabindex="0" '
