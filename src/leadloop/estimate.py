@@ -9,20 +9,26 @@ converts with its probability, and
   won-lost pair with chance p_i (1 - p_j), ranked right when p_i > p_j (half when tied), so
   E[AUC] = sum p_i (1 - p_j) [p_i > p_j] / sum p_i (1 - p_j), over pairs i != j.
 
-The interval has two parts. Chance: outcomes drawn from the probabilities ``draws`` times; the
-realised figure falls in the central ``confidence`` share of those draws if the assumption
+The interval has three parts. Chance: outcomes drawn from the probabilities ``draws`` times;
+the realised figure falls in the central ``confidence`` share of those draws if the assumption
 holds. Method: the same estimate made on the latest leads whose outcomes are known (the
-holdout) missed its realised figure by some amount; the interval is widened by that much on
-both sides, so a champion whose calibration has slipped gets a wider interval, not a false one.
+holdout) missed its realised figure by some amount (a miscalibrated champion misses: isotonic
+steps fitted on a small slice make it overconfident, and CBPE's AUC then reads high); the
+interval is widened by that miss on both sides. The miss is itself measured on a sample: the
+spread of the holdout's realised figure under draws from its own probabilities is added to the
+chance part in quadrature. If the champion misses by the same amount on both sets, then
+realised - expected = miss + chance, and the triangle inequality keeps the coverage at least
+``confidence``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import norm, rankdata
 
 from leadloop.label_quality import auc_of_draws
 
@@ -57,13 +63,17 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Backtest:
-    """The estimate made on the holdout, whose outcomes are known, against what happened."""
+    """The estimate made on the holdout, whose outcomes are known, against what happened; the
+    ``*_sd`` are the spreads of the realised figures under draws from the holdout's own
+    probabilities (how much of the miss chance alone could explain)."""
 
     leads: int
     expected_conversion: float
     realised_conversion: float
     expected_auc: float
     realised_auc: float
+    conversion_sd: float = 0.0
+    auc_sd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,10 @@ def _draws(p: np.ndarray, *, draws: int, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def _interval(
-    metric: str, expected: float, drawn: np.ndarray, gap: float, confidence: float
+    metric: str, expected: float, drawn: np.ndarray, miss: tuple[float, float], confidence: float
 ) -> Estimate:
+    """The chance interval of ``drawn`` around ``expected``, widened by the holdout's miss
+    (``miss``: its size and the spread chance gives it)."""
     finite = drawn[np.isfinite(drawn)]
     tail = (1 - confidence) / 2 * 100
     low, high = (
@@ -127,21 +139,36 @@ def _interval(
         if len(finite)
         else (expected, expected)
     )
+    gap, sd = miss
+    z = float(norm.ppf(0.5 + confidence / 2))
+    below = math.hypot(expected - low, z * sd) + gap
+    above = math.hypot(high - expected, z * sd) + gap
     return Estimate(
         metric,
         expected,
-        max(0.0, low - gap),
-        min(1.0, high + gap),
+        max(0.0, expected - below),
+        min(1.0, expected + above),
         low,
         high,
         gap,
     )
 
 
-def backtest(y: np.ndarray, p: np.ndarray) -> Backtest:
+def backtest(y: np.ndarray, p: np.ndarray, *, draws: int = 400, seed: int = 0) -> Backtest:
     """The estimate on leads whose outcomes are known, next to the realised figures."""
     y = np.asarray(y, dtype=np.float64)
-    return Backtest(len(y), float(np.mean(p)), float(y.mean()), expected_auc(p), _auc(y, p))
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    rates, aucs = _draws(p, draws=draws, seed=seed)
+    finite = aucs[np.isfinite(aucs)]
+    return Backtest(
+        len(y),
+        float(np.mean(p)),
+        float(y.mean()),
+        expected_auc(p),
+        _auc(y, p),
+        float(np.std(rates, ddof=1)) if len(rates) > 1 else 0.0,
+        float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0,
+    )
 
 
 def estimate_performance(
@@ -156,10 +183,13 @@ def estimate_performance(
     on the holdout, whose misses widen the intervals."""
     p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     rates, aucs = _draws(p, draws=draws, seed=seed)
-    conversion_gap = abs(reference.realised_conversion - reference.expected_conversion)
-    auc_gap = abs(reference.realised_auc - reference.expected_auc)
-    conversion = _interval("conversion", float(p.mean()), rates, conversion_gap, confidence)
-    auc = _interval("roc_auc", expected_auc(p), aucs, auc_gap, confidence) if len(p) >= 2 else None
+    conversion_miss = (
+        abs(reference.realised_conversion - reference.expected_conversion),
+        reference.conversion_sd,
+    )
+    auc_miss = (abs(reference.realised_auc - reference.expected_auc), reference.auc_sd)
+    conversion = _interval("conversion", float(p.mean()), rates, conversion_miss, confidence)
+    auc = _interval("roc_auc", expected_auc(p), aucs, auc_miss, confidence) if len(p) >= 2 else None
     return PerformanceEstimate(len(p), conversion, auc, reference, confidence, draws, seed)
 
 

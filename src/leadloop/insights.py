@@ -120,7 +120,12 @@ def young_estimate(
             "status": labels.labels["status"].to_numpy()[young],
         }
     )
-    reference = backtest(scores["label"].to_numpy(), scores["champion"].to_numpy())
+    reference = backtest(
+        scores["label"].to_numpy(),
+        scores["champion"].to_numpy(),
+        draws=settings.gate.bootstrap_resamples,
+        seed=settings.model.seed,
+    )
     estimate = estimate_performance(
         p,
         reference=reference,

@@ -183,7 +183,7 @@ def page_context(
     return {
         "versions": rows,
         "common": {**common, "population": population},
-        "figure": trend(versions, scored, found, population) if scored else None,
+        "trend": trend(versions, scored, found, population) if scored else None,
         "events": [
             {
                 "at": e.at.isoformat(sep=" ", timespec="seconds"),
