@@ -412,7 +412,7 @@ def history(config: ConfigOption = None) -> None:
         "version",
         "created",
         "data version",
-        "holdout AUC",
+        "AUC, newest holdout",
         "trained as",
         "run decision",
         "promoted by",
@@ -420,7 +420,8 @@ def history(config: ConfigOption = None) -> None:
     ):
         table.add_column(column)
     for v in versions:
-        auc = f"{v['roc_auc']:.3f}" if v["roc_auc"] is not None else ""
+        common = v.get("common_holdout_auc")  # every version on the same leads: comparable
+        auc = f"{common:.3f}" if common is not None else ""
         table.add_row(
             f"v{v['version']}",
             v["created"],

@@ -4,6 +4,7 @@ A segment is judged only with enough support: at least ``min_minority`` leads of
 (the gate's rule for the whole holdout, applied to the segment). Its AUC difference has a
 DeLong interval at a Bonferroni-adjusted level over every segment judged, so the flags hold
 jointly: the chance that any segment is flagged "worse" by noise alone is at most 1 - confidence.
+A lower AUC whose interval reaches zero is named as such ("lower, not proven"), never hidden.
 Segments too small to judge are counted, never silently dropped.
 """
 
@@ -19,7 +20,7 @@ from scipy.stats import rankdata
 from leadloop.evaluate import delong_auc_difference
 
 MISSING = "(missing)"
-Flag = Literal["worse", "better", "no proven difference"]
+Flag = Literal["worse", "better", "lower, not proven", "higher, not proven"]
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,13 @@ def _segment(
     confidence: float,
 ) -> Segment:
     paired = delong_auc_difference(y, champion, challenger, confidence=confidence)
-    flag: Flag = (
-        "worse" if paired.upper < 0 else "better" if paired.lower > 0 else "no proven difference"
-    )
+    flag: Flag
+    if paired.upper < 0:
+        flag = "worse"
+    elif paired.lower > 0:
+        flag = "better"
+    else:
+        flag = "lower, not proven" if paired.difference < 0 else "higher, not proven"
     champion_auc = _auc(y, champion)
     return Segment(
         feature=name,

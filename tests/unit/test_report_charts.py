@@ -28,7 +28,9 @@ def test_line_chart_is_valid_svg_with_text_legend_and_hover_data() -> None:
         Line("champion", [0.0, 0.5, 1.0], [0.0, 0.7, 1.0], "#111"),
         Line("chance", [0, 1], [0, 1], "#999", dashed=True),
     ]
-    svg = _svg(line_chart("c1", lines, x=Axis("fpr", 0, 1, ticks(0, 1)), y=Axis("tpr", 0, 1)))
+    svg = _svg(
+        line_chart("c1", lines, x=Axis("fpr", 0, 1, ticks(0, 1, count=6)), y=Axis("tpr", 0, 1))
+    )
     legend = [g.get("data-series") for g in svg.iter(f"{NS}g") if g.get("class") == "legend-item"]
     series = [g.get("data-series") for g in svg.iter(f"{NS}g") if g.get("class") == "series"]
     assert legend == series == ["champion", "chance"]
@@ -70,6 +72,7 @@ def test_ticks_are_round_and_cover_the_range() -> None:
     """It places round ticks inside the range, labelled with the decimals the step needs."""
     found = ticks(0.0, 0.37)
     assert [label for _, label in found] == ["0.0", "0.1", "0.2", "0.3"]
+    assert [label for _, label in ticks(0.0, 1.0)] == ["0.00", "0.25", "0.50", "0.75", "1.00"]
     assert [label for _, label in ticks(0.72, 0.86)] == ["0.75", "0.80", "0.85"]
 
 

@@ -25,7 +25,7 @@ COLOURS = {
     "chance": "#999999",
     "capacity": "#2ca02c",
 }
-UNIT = Axis("", 0.0, 1.0, ticks(0.0, 1.0, digits=1))
+UNIT = Axis("", 0.0, 1.0, ticks(0.0, 1.0, count=6))
 
 
 @dataclass(frozen=True)

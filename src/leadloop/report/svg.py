@@ -70,8 +70,10 @@ def ticks(
         return [(lo, f"{lo:g}")]
     raw = (hi - lo) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    places = digits if digits is not None else max(0, -math.floor(math.log10(step) + 1e-9))
+    mantissa = next(m for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = mantissa * power
+    exact = max(0, -math.floor(math.log10(step) + 1e-9)) + (1 if mantissa == 2.5 else 0)
+    places = digits if digits is not None else exact
     first = math.ceil(lo / step - 1e-9) * step
     out, value = [], first
     while value <= hi + step * 1e-9:
@@ -197,14 +199,17 @@ def _marks(frame: _Frame, line: Line) -> list[str]:
 
 
 def _markers(frame: _Frame, markers: Sequence[Marker]) -> list[str]:
+    """Vertical lines with their labels, staggered over three rows so neighbours stay legible."""
     out = []
-    for m in markers:
+    for k, m in enumerate(markers):
         x = frame.px(m.x)
+        label = _text(x + 3, frame.top + 11 + 11 * (k % 3), m.label, anchor="start", cls="note")
         out.append(
             f'<g class="marker" data-tip="{escape(m.tip or m.label)}">'
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.top}" '
             f'y2="{frame.top + frame.h:.1f}" stroke="{m.colour}"/>'
-            f"{_text(x + 3, frame.top + 11, m.label, anchor='start', cls='note')}</g>"
+            + label.replace("<text ", f'<text fill="{m.colour}" ', 1)
+            + "</g>"
         )
     return out
 

@@ -153,7 +153,12 @@ def _tip(version: Mapping[str, Any], score: Mapping[str, Any]) -> str:
 
 
 def _time_ticks(start: pd.Timestamp, span: float) -> list[tuple[float, str]]:
-    layout = "%Y-%m-%d" if span > 3 * 86400 else "%m-%d %H:%M"
+    if span > 3 * 86400:
+        layout = "%Y-%m-%d"
+    elif span > 2 * 3600:
+        layout = "%m-%d %H:%M"
+    else:
+        layout = "%H:%M:%S"
     return [
         (value, (start + pd.Timedelta(seconds=value)).strftime(layout))
         for value, _ in ticks(0.0, span, count=4)
