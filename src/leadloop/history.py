@@ -54,7 +54,7 @@ def history(
 ) -> tuple[list[dict[str, Any]], Path]:
     """Every registered version with its facts; writes reports/history.html."""
     tracker = Tracker(settings)
-    versions = tracker.versions()
+    versions = [_with_moves(tracker, v) for v in tracker.versions()]
     reports = settings.resolve(settings.reports_dir)
     runs = _runs(reports)
     current, why = _current(settings, now)
@@ -74,6 +74,13 @@ def history(
         found = scores.get(v["version"])
         v["common_holdout_auc"] = found["roc_auc"] if found else None
     return versions, target
+
+
+def _with_moves(tracker: Tracker, version: dict[str, Any]) -> dict[str, Any]:
+    """A version's facts with what the registry recorded about moving it (who, when, why)."""
+    tags = tracker.version_tags(version["version"])
+    moves = ("promotion_reason", "previous_champion", "rolled_back_at", "rollback_reason")
+    return {**version, **{key: tags.get(key) for key in moves}}
 
 
 def _runs(reports: Path) -> list[Run]:
