@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
 from leadloop.errors import InputError, RegistryError
 from leadloop.scoring import SCORE_SCHEMA, Scorer
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 100_000  # rows per chunk when the caller does not say (the CLI says)
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,14 @@ class BatchResult:
     seconds: float
 
 
-def load_scorer(settings: Settings, ref: str = "champion", *, reasons: int | None = None) -> Scorer:
+def load_scorer(settings: Settings, ref: str = CHAMPION, *, reasons: int | None = None) -> Scorer:
     """The registered model ``ref`` (a version number or an alias) ready to score."""
-    tracker = Tracker(settings)
+    tracker = ModelRegistry(settings)
     if not tracker.store_exists():
         raise RegistryError(
             f"no model registry at {settings.tracking_uri()}: run `leadloop run` first"
         )
-    if ref == "champion" and tracker.alias_version("champion") is None:
+    if ref == CHAMPION and tracker.alias_version(CHAMPION) is None:
         raise RegistryError(
             f"model '{settings.tracking.model_name}' has no champion yet: run `leadloop run` first"
         )

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm, rankdata
 
-from leadloop.label_quality import auc_of_draws
+from leadloop.label_null import auc_of_draws
 
 ASSUMPTION = (
     "The champion's calibrated probabilities stay right for these leads: their mix may have "

@@ -3,6 +3,7 @@ one timeline, and an earlier run's immature-lead estimate checked once those lea
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,7 @@ import pytest
 
 from leadloop.config import Settings, load_settings
 from leadloop.data.synthetic import SyntheticSpec, generate
-from leadloop.history import history
-from leadloop.pipeline import LoopResult, promote, run_loop, write_synthetic
+from leadloop.pipeline import LoopResult, history, promote, run_loop, write_synthetic
 from tests.integration.browser import CHROMIUM, chromium
 
 SPEC = SyntheticSpec(n_leads=8000, months=18, seed=3)
@@ -30,6 +30,12 @@ class Story:
     late: LoopResult
     versions: list[dict[str, Any]]
     page: Path
+
+
+def _record(run: LoopResult) -> dict[str, Any]:
+    """The run record as the run wrote it (run.json): what the report is rendered from."""
+    record: dict[str, Any] = json.loads((run.report_dir / "run.json").read_text())
+    return record
 
 
 def _settings(root: Path, **environ: str) -> Settings:
@@ -59,12 +65,12 @@ def test_every_version_is_scored_on_the_newest_holdout(story: Story) -> None:
     assert {v["version"] for v in story.versions} == {"1", "2", "3"}
     assert all(v["common_holdout_auc"] is not None for v in story.versions)
     by_version = {v["version"]: v["common_holdout_auc"] for v in story.versions}
-    compared = story.late.record["versions"]
-    metrics = story.late.record["metrics"]
+    compared = _record(story.late)["versions"]
+    metrics = _record(story.late)["metrics"]
     assert by_version[compared["compared_with"]] == pytest.approx(metrics["champion"]["roc_auc"])
     assert by_version[compared["challenger"]] == pytest.approx(metrics["challenger"]["roc_auc"])
     html = story.page.read_text()
-    assert f"The holdout of the newest run, {story.late.run_name}" in html
+    assert f"The holdout of the newest run, {story.late.record.run}" in html
     assert "Holdout ROC AUC of successive champions" not in html
     assert "Won rate by month of creation" not in html
 
@@ -73,13 +79,13 @@ def test_decisions_and_the_override_share_one_timeline(story: Story) -> None:
     """It lists both runs' decisions and the person's promotion, in time order."""
     html = story.page.read_text()
     for run in (story.early, story.late):
-        assert f"run {run.run_name}:" in html
+        assert f"run {run.record.run}:" in html
     assert "override v2" in html and "made champion by a person: reviewed" in html
     table = html[html.index('id="events-table"') :]
     early, override, late = (
-        table.index(f"run {story.early.run_name}"),
+        table.index(f"run {story.early.record.run}"),
         table.index("override v2"),
-        table.index(f"run {story.late.run_name}"),
+        table.index(f"run {story.late.record.run}"),
     )
     assert early < override < late
 
@@ -87,17 +93,17 @@ def test_decisions_and_the_override_share_one_timeline(story: Story) -> None:
 def test_early_estimate_is_within_its_interval_once_matured(story: Story) -> None:
     """It finds the early run's young leads matured by the late cutoff and their realised
     conversion and AUC within the intervals estimated before any outcome was known."""
-    young = story.early.record["insights"]["young"]
+    young = _record(story.early)["insights"]["young"]
     estimate = young["estimate"]
     assert estimate is not None and young["leads"] > 500
     assert estimate["roc_auc"]["expected"] > 0.65  # a champion that ranks, not a constant
     assert estimate["roc_auc"]["upper"] - estimate["roc_auc"]["lower"] < 0.2
-    checks = _estimate_rows(story.page.read_text(), story.early.run_name)
+    checks = _estimate_rows(story.page.read_text(), story.early.record.run)
     assert [row[4] for row in checks] == ["conversion", "ROC AUC"]
     for row in checks:
         assert row[3] == f"{young['leads']:,}"  # every young lead has matured
         assert row[-1] == "yes", row
-    late_cutoff = story.late.record["labels"]["cutoff"]
+    late_cutoff = _record(story.late)["labels"]["cutoff"]
     realised = _realised_conversion(story.root, young, cutoff=late_cutoff)
     assert checks[0][7] == f"{realised:.3f}"
 

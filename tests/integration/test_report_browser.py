@@ -4,8 +4,10 @@ land on their sections. A screenshot is kept under the test's tmp path."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,6 +50,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> LoopResult:
         outcomes_path=root / "data" / "outcomes.csv",
     )
     return run_loop(load_settings(base_dir=root))
+
+
+def _record(run: LoopResult) -> dict[str, Any]:
+    """The run record as the run wrote it (run.json): what the report is rendered from."""
+    record: dict[str, Any] = json.loads((run.report_dir / "run.json").read_text())
+    return record
 
 
 def _centre(page: Page, selector: str) -> tuple[float, float]:
@@ -93,7 +101,7 @@ def test_charts_render_with_data(run: LoopResult, tmp_path: Path) -> None:
         "fig-label-drift",
     ):
         assert expected in ids
-    drift = run.record["assessment"]["drift"]["features"]
+    drift = _record(run)["assessment"]["drift"]["features"]
     assert sum(i.startswith("fig-drift-") for i in ids) == len(drift) + 1  # and the score
     for chart in found:
         assert chart["ready"] == "true", chart

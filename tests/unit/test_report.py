@@ -7,6 +7,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,6 +105,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> LoopResult:
     return run_loop(load_settings(base_dir=root))
 
 
+def _record(run: LoopResult) -> dict[str, Any]:
+    """The run record as the run wrote it (run.json): what the report is rendered from."""
+    record: dict[str, Any] = json.loads((run.report_dir / "run.json").read_text())
+    return record
+
+
 def _parse(html: str) -> _Outline:
     outline = _Outline()
     outline.feed(html)
@@ -123,7 +130,7 @@ def test_report_written_with_every_section(run: LoopResult) -> None:
     outline = _page(run)
     assert outline.ids == list(SECTIONS)
     assert [link for link in outline.links if link.startswith("#")] == [f"#{s}" for s in SECTIONS]
-    drift_features = run.record["assessment"]["drift"]["features"]
+    drift_features = _record(run)["assessment"]["drift"]["features"]
     assert len(outline.svgs) >= 6 + len(drift_features)
 
 
@@ -138,10 +145,10 @@ def test_report_carries_the_runs_numbers(run: LoopResult) -> None:
     for k, role in enumerate(("champion", "challenger"), start=1):
         assert (
             metrics["roc_auc (higher is better)"][k]
-            == f"{run.record['metrics'][role]['roc_auc']:.3f}"
+            == f"{_record(run)['metrics'][role]['roc_auc']:.3f}"
         )
     data = " ".join(outline.text["data"])
-    for name in run.record["features"]["challenger"]["excluded"]:
+    for name in _record(run)["features"]["challenger"]["excluded"]:
         assert name in data
 
 
@@ -150,7 +157,7 @@ def test_check_rows_show_the_figure_their_text_talks_about(run: LoopResult) -> N
     outline = _page(run)
     rows = _rows(outline, "checks-table")
     assert set(rows) == {c.name for c in run.decision.checks}
-    gain = run.record["assessment"]["auc_difference"]
+    gain = _record(run)["assessment"]["auc_difference"]
     figure, interval = rows["auc_gain"][1], rows["auc_gain"][2]
     assert figure == fmt.signed(gain["difference"])
     assert interval.endswith(f"{fmt.signed(gain['lower'])} to {fmt.signed(gain['upper'])}")
@@ -165,7 +172,7 @@ def test_check_rows_show_the_figure_their_text_talks_about(run: LoopResult) -> N
 
 def test_not_run_check_says_why(run: LoopResult) -> None:
     """It shows a check that did not run as "not run (why)" with no figure, never as pass."""
-    record = json.loads(json.dumps(run.record))
+    record = _record(run)
     drift = next(c for c in record["decision"]["checks"] if c["name"] == "top_feature_drift")
     drift.update(passed=None, value=None, detail="Not run: the champion stores no reference.")
     scores = pd.read_parquet(run.report_dir / "holdout_scores.parquet")
@@ -199,7 +206,7 @@ def test_deciles_for_both_models(run: LoopResult) -> None:
         assert [r[0] for r in rows] == [str(k) for k in range(1, 11)]
         assert sum(int(r[1].replace(",", "")) for r in rows) == len(scores)
         assert sum(int(r[2].replace(",", "")) for r in rows) == int(scores["label"].sum())
-        top = run.record["metrics"][role]["top_decile_conversion"]
+        top = _record(run)["metrics"][role]["top_decile_conversion"]
         assert rows[0][3] == fmt.percent(top)
         assert rows[-1][5] == "100.0%"
         revenue = sum(float(r[7].replace(",", "")) for r in rows)
@@ -220,7 +227,7 @@ def test_revenue_is_the_won_deals_amounts(run: LoopResult) -> None:
 
 def test_segments_have_support_and_intervals(run: LoopResult) -> None:
     """It judges only segments with enough of both outcomes and counts every other value."""
-    found = run.record["insights"]["segments"]
+    found = _record(run)["insights"]["segments"]
     need = found["min_minority"]
     for segment in found["segments"]:
         assert min(segment["won"], segment["leads"] - segment["won"]) >= need
@@ -238,8 +245,8 @@ def test_segments_have_support_and_intervals(run: LoopResult) -> None:
 
 def test_young_leads_are_the_ones_inside_the_window(run: LoopResult) -> None:
     """It estimates on every lead created within the maturity window before the cutoff."""
-    young = run.record["insights"]["young"]
-    labels = run.record["labels"]
+    young = _record(run)["insights"]["young"]
+    labels = _record(run)["labels"]
     leads = pd.read_csv(Path(run.report_dir).parents[1] / "data" / "leads.csv")
     created = pd.to_datetime(leads["created_at"])
     cutoff = pd.Timestamp(labels["cutoff"])
@@ -286,7 +293,7 @@ def test_self_contained(run: LoopResult) -> None:
 
 def test_renders_without_drift_or_label_quality(run: LoopResult) -> None:
     """It still renders when a run has no drift reference and no label-quality assessment."""
-    record = dict(run.record)
+    record = _record(run)
     record["assessment"] = {**record["assessment"], "drift": None, "label_quality": None}
     scores = pd.read_parquet(run.report_dir / "holdout_scores.parquet")
     outline = _parse(render_report(record, scores))
@@ -296,7 +303,7 @@ def test_renders_without_drift_or_label_quality(run: LoopResult) -> None:
 
 def test_renders_an_older_record(run: LoopResult) -> None:
     """It renders a run recorded before amounts, segments and estimates, saying what is missing."""
-    record = {k: v for k, v in run.record.items() if k != "insights"}
+    record = {k: v for k, v in _record(run).items() if k != "insights"}
     scores = pd.read_parquet(run.report_dir / "holdout_scores.parquet").drop(columns="amount")
     outline = _parse(render_report(record, scores))
     assert "Not computed for this run" in " ".join(outline.text["segments"])
@@ -310,7 +317,7 @@ def test_rerender_through_the_cli(run: LoopResult) -> None:
     path = run.report_dir / "report.html"
     before = path.read_text()
     path.unlink()
-    done = run_cli("report", run.run_name, cwd=Path(run.report_dir).parents[1])
+    done = run_cli("report", run.record.run, cwd=Path(run.report_dir).parents[1])
     assert done.returncode == 0, done.stderr
     assert path.read_text() == before
     missing = run_cli("report", "no-such-run", cwd=Path(run.report_dir).parents[1])

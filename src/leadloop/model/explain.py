@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.data.values import FALSE_WORDS, TRUE_WORDS
 from leadloop.drift import grade_index
 from leadloop.features import Feature
 from leadloop.model.train import LeadModel
@@ -145,9 +146,9 @@ def _top_reasons(
 
 def _yes_no(raw: Any) -> str:
     text = str(raw).strip().lower()
-    if text in ("true", "1", "1.0", "yes", "y"):
+    if text in TRUE_WORDS:
         return "yes"
-    if text in ("false", "0", "0.0", "no", "n"):
+    if text in FALSE_WORDS:
         return "no"
     return str(raw)
 

@@ -2,8 +2,8 @@
 human overrides on one timeline, and each run's estimate for its immature leads set beside the
 outcomes that have matured since.
 
-Wiring, like ``pipeline``: it reads the reports and the current inputs and loads models from the
-registry; the figures come from ``backtest`` and ``estimate``, the page from ``report``.
+Wiring: it reads the reports and the current inputs and loads models from the registry; the
+figures come from ``backtest`` and ``estimate``, the page from ``report``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from leadloop.data.labels import LabelResult
 from leadloop.errors import LeadloopError
 from leadloop.estimate import Backtest, check_estimate
 from leadloop.insights import YOUNG_SCORES
-from leadloop.pipeline import LATEST, label_inputs, load_inputs, resolve_cutoff
+from leadloop.pipeline.inputs import label_inputs, load_inputs, resolve_cutoff
+from leadloop.pipeline.publish import LATEST
 from leadloop.report.html import render_history
 from leadloop.report.timeline import page_context
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 HISTORY_FILE = "history.html"
 SCORES_FILE = "holdout_scores.parquet"
@@ -53,7 +54,7 @@ def history(
     settings: Settings, *, now: pd.Timestamp | None = None
 ) -> tuple[list[dict[str, Any]], Path]:
     """Every registered version with its facts; writes reports/history.html."""
-    tracker = Tracker(settings)
+    tracker = ModelRegistry(settings)
     versions = [_with_moves(tracker, v) for v in tracker.versions()]
     reports = settings.resolve(settings.reports_dir)
     runs = _runs(reports)
@@ -76,7 +77,7 @@ def history(
     return versions, target
 
 
-def _with_moves(tracker: Tracker, version: dict[str, Any]) -> dict[str, Any]:
+def _with_moves(tracker: ModelRegistry, version: dict[str, Any]) -> dict[str, Any]:
     """A version's facts with what the registry recorded about moving it (who, when, why)."""
     tags = tracker.version_tags(version["version"])
     moves = ("promotion_reason", "previous_champion", "rolled_back_at", "rollback_reason")
@@ -117,7 +118,7 @@ def _current(settings: Settings, now: pd.Timestamp | None) -> tuple[Current | No
 
 def _common_holdout(
     settings: Settings,
-    tracker: Tracker,
+    tracker: ModelRegistry,
     versions: list[dict[str, Any]],
     runs: list[Run],
     current: Current | None,
