@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID, STATUS
 from leadloop.config import Settings
 from leadloop.data.labels import LabelResult
 from leadloop.estimate import PerformanceEstimate, backtest, estimate_performance
@@ -21,6 +22,7 @@ from leadloop.segments import SegmentReport, segment_performance
 
 SEGMENT_KINDS = ("categorical", "boolean")
 YOUNG_SCORES = "young_scores.parquet"
+PROBABILITY = "probability"  # the champion's, in the young leads' table
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class YoungEstimate:
     created_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.scores["status"] if len(self.scores) else pd.Series(dtype=object)
+        status = self.scores[STATUS] if len(self.scores) else pd.Series(dtype=object)
         return {
             "estimate": self.estimate.to_dict() if self.estimate is not None else None,
             "why_not": self.why_not,
@@ -75,9 +77,9 @@ def describe(
     }
     segments = segment_performance(
         holdout,
-        y=scores["label"].to_numpy(),
-        champion=scores["champion"].to_numpy(),
-        challenger=scores["challenger"].to_numpy(),
+        y=scores[LABEL].to_numpy(),
+        champion=scores[CHAMPION].to_numpy(),
+        challenger=scores[CHALLENGER].to_numpy(),
         features=sorted(names),
         min_minority=settings.gate.min_holdout_minority,
         confidence=settings.gate.confidence,
@@ -96,13 +98,13 @@ def young_estimate(
 ) -> YoungEstimate:
     """CBPE on every lead younger than the maturity window at the cutoff, decided or not (the
     decided ones are mostly quick wins: leaving them out would bias the estimate down)."""
-    empty = pd.DataFrame(columns=["lead_id", "created_at", "probability", "status"])
+    empty = pd.DataFrame(columns=[LEAD_ID, CREATED_AT, PROBABILITY, STATUS])
     if settings.outcomes.source == "none" or labels.maturity_days <= 0:
         why = "labels come from the leads' own column: no outcome is waiting to mature"
         return YoungEstimate(None, why, empty)
-    if "created_at" not in leads.columns:
+    if CREATED_AT not in leads.columns:
         return YoungEstimate(None, "the leads have no creation time", empty)
-    created = leads["created_at"]
+    created = leads[CREATED_AT]
     young = (
         (created > labels.cutoff - pd.Timedelta(days=labels.maturity_days))
         & (created < labels.cutoff)
@@ -114,15 +116,15 @@ def young_estimate(
     p = champion.predict_proba(rows, source="young leads")
     table = pd.DataFrame(
         {
-            "lead_id": rows["lead_id"].to_numpy(),
-            "created_at": rows["created_at"].to_numpy(),
-            "probability": p,
-            "status": labels.labels["status"].to_numpy()[young],
+            LEAD_ID: rows[LEAD_ID].to_numpy(),
+            CREATED_AT: rows[CREATED_AT].to_numpy(),
+            PROBABILITY: p,
+            STATUS: labels.labels[STATUS].to_numpy()[young],
         }
     )
     reference = backtest(
-        scores["label"].to_numpy(),
-        scores["champion"].to_numpy(),
+        scores[LABEL].to_numpy(),
+        scores[CHAMPION].to_numpy(),
         draws=settings.gate.bootstrap_resamples,
         seed=settings.model.seed,
     )
@@ -133,7 +135,7 @@ def young_estimate(
         draws=settings.gate.bootstrap_resamples,
         seed=settings.model.seed,
     )
-    first, last = rows["created_at"].min(), rows["created_at"].max()
+    first, last = rows[CREATED_AT].min(), rows[CREATED_AT].max()
     return YoungEstimate(estimate, None, table, _day(first), _day(last))
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import AMOUNT, LEAD_ID, OCCURRED_AT, OUTCOME
+
 
 @dataclass(frozen=True)
 class Decile:
@@ -149,15 +151,15 @@ def won_amounts(outcomes: pd.DataFrame, *, cutoff: pd.Timestamp) -> pd.Series:
     Only leads labelled won should be given an amount from this; a lead without any such event
     is absent (its amount is unknown).
     """
-    if "amount" not in outcomes.columns or outcomes.empty:
+    if AMOUNT not in outcomes.columns or outcomes.empty:
         return pd.Series(dtype="float64")
     events = outcomes[
-        (outcomes["outcome"] == "won")
-        & outcomes["amount"].notna()
-        & outcomes["lead_id"].notna()
-        & (outcomes["occurred_at"] < cutoff)
+        (outcomes[OUTCOME] == "won")
+        & outcomes[AMOUNT].notna()
+        & outcomes[LEAD_ID].notna()
+        & (outcomes[OCCURRED_AT] < cutoff)
     ]
-    latest = events.sort_values("occurred_at", kind="stable").groupby("lead_id")["amount"].last()
+    latest = events.sort_values(OCCURRED_AT, kind="stable").groupby(LEAD_ID)[AMOUNT].last()
     return latest.astype("float64")
 
 

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from leadloop.backtest import may_have_trained_on, score_versions
+from leadloop.columns import AMOUNT, CREATED_AT, LABEL, LEAD_ID
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.labels import LabelResult
 from leadloop.errors import LeadloopError
 from leadloop.estimate import Backtest, check_estimate
-from leadloop.insights import YOUNG_SCORES
+from leadloop.insights import PROBABILITY, YOUNG_SCORES
 from leadloop.pipeline.inputs import label_inputs, load_inputs, resolve_cutoff
 from leadloop.pipeline.publish import LATEST
 from leadloop.report.html import render_history
@@ -130,12 +131,12 @@ def _common_holdout(
         reason = why or ("no run has written its holdout" if newest is None else "no version")
         return {"why_not": reason}
     holdout = io.read_table(newest.directory / SCORES_FILE)
-    rows = holdout[["lead_id"]].merge(current.leads, on="lead_id", how="inner")
+    rows = holdout[[LEAD_ID]].merge(current.leads, on=LEAD_ID, how="inner")
     if rows.empty:
         return {"why_not": f"no lead of run {newest.name}'s holdout is in today's leads file"}
-    kept = holdout.set_index("lead_id").loc[rows["lead_id"]]
-    y = kept["label"].to_numpy(dtype=np.float64)
-    amount = kept["amount"].to_numpy(dtype=np.float64) if "amount" in kept.columns else None
+    kept = holdout.set_index(LEAD_ID).loc[rows[LEAD_ID]]
+    y = kept[LABEL].to_numpy(dtype=np.float64)
+    amount = kept[AMOUNT].to_numpy(dtype=np.float64) if AMOUNT in kept.columns else None
     models = {v["version"]: tracker.load(v["version"]).model for v in versions}
     scored = score_versions(
         rows,
@@ -193,26 +194,26 @@ def _estimate_check(run: Run, current: Current | None, why: str | None) -> dict[
     }
     if current is None:
         return {**out, "why_not": why}
-    if "created_at" not in current.leads.columns:
+    if CREATED_AT not in current.leads.columns:
         return {**out, "why_not": "today's leads have no creation time"}
     table = io.read_table(run.directory / YOUNG_SCORES)
     labels = current.labels
     mature_by = labels.cutoff - pd.Timedelta(days=labels.maturity_days)
     now = pd.DataFrame(
         {
-            "lead_id": labels.labels["lead_id"],
-            "label": labels.labels["label"],
-            "created_at": current.leads["created_at"],
+            LEAD_ID: labels.labels[LEAD_ID],
+            LABEL: labels.labels[LABEL],
+            CREATED_AT: current.leads[CREATED_AT],
         }
     )
-    joined = table[["lead_id", "probability"]].merge(now, on="lead_id", how="inner")
-    matured = joined[(joined["created_at"] <= mature_by) & joined["label"].notna()]
+    joined = table[[LEAD_ID, PROBABILITY]].merge(now, on=LEAD_ID, how="inner")
+    matured = joined[(joined[CREATED_AT] <= mature_by) & joined[LABEL].notna()]
     out.update({"matured": len(matured), "cutoff": labels.cutoff.isoformat()})
     if matured.empty:
         return {**out, "why_not": None}
     check = check_estimate(
-        matured["probability"].to_numpy(dtype=np.float64),
-        matured["label"].to_numpy(dtype=np.float64),
+        matured[PROBABILITY].to_numpy(dtype=np.float64),
+        matured[LABEL].to_numpy(dtype=np.float64),
         reference=Backtest(**recorded["backtest"]),
         confidence=recorded["confidence"],
         draws=recorded["draws"],

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from leadloop.assess import Assessment, assess
-from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
+from leadloop.columns import AMOUNT, CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
 from leadloop.config import Settings
 from leadloop.data.labels import LabelResult, labeled_table, maturity_rule, young_leads
 from leadloop.evaluate import Metrics, compute_metrics
@@ -190,7 +190,7 @@ def _describe(
     revenue), performance per segment, and the estimate for the leads not yet matured."""
     amounts = won_amounts(data.inputs.outcomes, cutoff=labels.cutoff)
     won = holdout_amounts(scores[LEAD_ID].to_numpy(), scores[LABEL].to_numpy(), amounts)
-    scores = scores.assign(amount=won)
+    scores = scores.assign(**{AMOUNT: won})
     insights = describe(
         settings,
         champion=champion.model,

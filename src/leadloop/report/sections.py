@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import AMOUNT, LABEL, ROLES
 from leadloop.evaluate import HIGHER_IS_BETTER, METRIC_NAMES
 from leadloop.lift import capture_at_capacity, decile_table, has_amounts
 from leadloop.report import charts, fmt
-
-ROLES = ("champion", "challenger")
 
 
 def holdout_population(record: Mapping[str, Any], scores: pd.DataFrame) -> str:
@@ -25,13 +24,13 @@ def holdout_population(record: Mapping[str, Any], scores: pd.DataFrame) -> str:
     period = ""
     if split.get("holdout_start"):
         period = f", created {split['holdout_start'][:10]} to {split['holdout_end'][:10]}"
-    won = int(scores["label"].sum())
+    won = int(scores[LABEL].sum())
     return f"Holdout: {fmt.count(len(scores))} leads{period}, {fmt.count(won)} won."
 
 
 def comparison(record: Mapping[str, Any], scores: pd.DataFrame, population: str) -> dict[str, Any]:
     """The metrics table with intervals, and the comparison figures."""
-    y = scores["label"].to_numpy(dtype=float)
+    y = scores[LABEL].to_numpy(dtype=float)
     probs = {role: scores[role].to_numpy(dtype=float) for role in ROLES}
     figures = [
         charts.roc("fig-roc", y, probs, population),
@@ -73,8 +72,8 @@ def metric_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def deciles(record: Mapping[str, Any], scores: pd.DataFrame, population: str) -> dict[str, Any]:
     """Decile tables of both models, revenue within sales capacity, and the decile chart."""
-    y = scores["label"].to_numpy(dtype=float)
-    amount = scores["amount"].to_numpy(dtype=float) if "amount" in scores.columns else None
+    y = scores[LABEL].to_numpy(dtype=float)
+    amount = scores[AMOUNT].to_numpy(dtype=float) if AMOUNT in scores.columns else None
     capacity = float(record["capacity"])
     tables, captures = {}, {}
     for role in ROLES:
