@@ -6,6 +6,7 @@ values come from the same points.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -206,7 +207,7 @@ def won_rate_by_month(fig_id: str, months: Sequence[Mapping[str, Any]], populati
         for m in months
     ]
     top = max([*rates, 0.01]) * 1.1
-    step = max(1, len(x) // 8)
+    step = max(1, math.ceil(len(x) / 7))  # a month label is about 50 px wide: at most 7
     x_axis = Axis(
         "month of creation", -0.5, len(x) - 0.5, [(k, str(months[k]["month"])) for k in x[::step]]
     )

@@ -92,6 +92,8 @@ def _figure(check: Mapping[str, Any], assessment: Mapping[str, Any]) -> tuple[st
 
 
 def _rule(name: str, threshold: float | None) -> str:
+    if threshold is None and "{t}" in RULES.get(name, "{t}"):
+        return fmt.MISSING  # a check that did not run has no bar to show
     shown = fmt.count(threshold) if name == "holdout_minority" else fmt.number(threshold)
     if name == "recall_at_capacity" and threshold is not None:
         shown = fmt.number(abs(threshold))
