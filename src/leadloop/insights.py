@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID, STATUS
-from leadloop.config import Settings
+from leadloop.config import GateConfig
 from leadloop.data.labels import LabelResult
 from leadloop.estimate import PerformanceEstimate, backtest, estimate_performance
 from leadloop.model.train import LeadModel
@@ -59,8 +59,9 @@ class Insights:
 
 
 def describe(
-    settings: Settings,
+    gate: GateConfig,
     *,
+    seed: int,
     champion: LeadModel,
     challenger: LeadModel,
     holdout: pd.DataFrame,
@@ -81,16 +82,19 @@ def describe(
         champion=scores[CHAMPION].to_numpy(),
         challenger=scores[CHALLENGER].to_numpy(),
         features=sorted(names),
-        min_minority=settings.gate.min_holdout_minority,
-        confidence=settings.gate.confidence,
+        min_minority=gate.min_holdout_minority,
+        confidence=gate.confidence,
     )
-    young = young_estimate(settings, champion=champion, scores=scores, leads=leads, labels=labels)
+    young = young_estimate(
+        gate, seed=seed, champion=champion, scores=scores, leads=leads, labels=labels
+    )
     return Insights(segments, young)
 
 
 def young_estimate(
-    settings: Settings,
+    gate: GateConfig,
     *,
+    seed: int,
     champion: LeadModel,
     scores: pd.DataFrame,
     leads: pd.DataFrame,
@@ -99,7 +103,7 @@ def young_estimate(
     """CBPE on every lead younger than the maturity window at the cutoff, decided or not (the
     decided ones are mostly quick wins: leaving them out would bias the estimate down)."""
     empty = pd.DataFrame(columns=[LEAD_ID, CREATED_AT, PROBABILITY, STATUS])
-    if settings.outcomes.source == "none" or labels.maturity_days <= 0:
+    if labels.maturity_days <= 0:  # labels from the leads' own column have no window
         why = "labels come from the leads' own column: no outcome is waiting to mature"
         return YoungEstimate(None, why, empty)
     if CREATED_AT not in leads.columns:
@@ -125,15 +129,15 @@ def young_estimate(
     reference = backtest(
         scores[LABEL].to_numpy(),
         scores[CHAMPION].to_numpy(),
-        draws=settings.gate.bootstrap_resamples,
-        seed=settings.model.seed,
+        draws=gate.bootstrap_resamples,
+        seed=seed,
     )
     estimate = estimate_performance(
         p,
         reference=reference,
-        confidence=settings.gate.confidence,
-        draws=settings.gate.bootstrap_resamples,
-        seed=settings.model.seed,
+        confidence=gate.confidence,
+        draws=gate.bootstrap_resamples,
+        seed=seed,
     )
     first, last = rows[CREATED_AT].min(), rows[CREATED_AT].max()
     return YoungEstimate(estimate, None, table, _day(first), _day(last))

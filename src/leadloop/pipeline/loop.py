@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadloop.assess import Assessment, assess
+from leadloop.assess import Assessment, Policy, assess
 from leadloop.columns import AMOUNT, CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
 from leadloop.config import Settings
 from leadloop.data.labels import LabelResult, labeled_table, maturity_rule, young_leads
@@ -162,7 +162,7 @@ def _judge(
         CHALLENGER: retrained.mean_abs_contributions(holdout, seed=seed),
     }
     assessment = assess(
-        settings,
+        Policy.of(settings),
         champion=champion.model,
         challenger=retrained,
         holdout=holdout,
@@ -192,7 +192,8 @@ def _describe(
     won = holdout_amounts(scores[LEAD_ID].to_numpy(), scores[LABEL].to_numpy(), amounts)
     scores = scores.assign(**{AMOUNT: won})
     insights = describe(
-        settings,
+        settings.gate,
+        seed=settings.model.seed,
         champion=champion.model,
         challenger=challenger.model if challenger is not None else champion.model,
         holdout=data.labeled.iloc[data.split.holdout],
