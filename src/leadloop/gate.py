@@ -285,16 +285,31 @@ def _recall(ev: Evidence, policy: GateConfig) -> Outcome:
 
 def _calibration(ev: Evidence, policy: GateConfig) -> Outcome:
     """Within the absolute limit, no worse than the champion beyond the tolerance, or within
-    what a holdout of this size can resolve."""
-    bound = max(policy.max_ece, ev.champion_ece + policy.ece_tolerance, ev.ece_noise)
+    what a holdout of this size can resolve. The text names which of the three set the bound:
+    only an error within the absolute limit is called calibrated."""
+    relative = ev.champion_ece + policy.ece_tolerance
+    bound = max(policy.max_ece, relative, ev.ece_noise)
     ok = ev.challenger_ece <= bound
-    detail = (
-        f"The challenger's probabilities are calibrated (ECE {ev.challenger_ece:.3f}; champion "
-        f"{ev.champion_ece:.3f}; limit {bound:.3f})."
-        if ok
-        else f"The challenger's probabilities are off: expected calibration error "
-        f"{ev.challenger_ece:.3f} exceeds {bound:.3f} (champion {ev.champion_ece:.3f})."
+    if bound == policy.max_ece:
+        source = "the policy's limit"
+    elif bound == relative:
+        source = (
+            f"the champion's {ev.champion_ece:.3f} plus the tolerance {policy.ece_tolerance:.3f}"
+        )
+    else:
+        source = "the error a perfectly calibrated model shows by chance on a holdout this size"
+    within = (
+        f"ECE {ev.challenger_ece:.3f}, limit {bound:.3f}: {source}; champion {ev.champion_ece:.3f}"
     )
+    if not ok:
+        detail = f"The challenger's probabilities are off: expected calibration error {within}."
+    elif ev.challenger_ece <= policy.max_ece:
+        detail = f"The challenger's probabilities are calibrated ({within})."
+    else:
+        detail = (
+            f"The challenger's calibration error is above the policy's {policy.max_ece:.3f} but "
+            f"within its bound ({within}); it is not proven calibrated."
+        )
     return Outcome(ev.challenger_ece, bound, ok, detail)
 
 

@@ -73,7 +73,7 @@ HISTORY_COLUMNS = (
     "version",
     "created",
     "data version",
-    "holdout AUC",
+    "AUC, newest holdout",
     "trained as",
     "run decision",
     "promoted by",
@@ -94,7 +94,8 @@ def history(config: ConfigOption = None) -> None:
     for column in HISTORY_COLUMNS:
         table.add_column(column)
     for v in versions:
-        auc = f"{v['roc_auc']:.3f}" if v["roc_auc"] is not None else ""
+        common = v.get("common_holdout_auc")  # every version on the same leads: comparable
+        auc = f"{common:.3f}" if common is not None else ""
         table.add_row(
             f"v{v['version']}",
             v["created"],

@@ -5,19 +5,20 @@
 - ``inputs``: reading, validating and labelling the leads and outcomes;
 - ``models``: which champion and challenger a run compares;
 - ``record``: the typed run record; ``publish``: staging, MLflow, aliases, reports;
-- ``inspection``: ``leadloop inspect``; ``commands``: report, history, promote, rollback.
+- ``inspection``: ``leadloop inspect``; ``commands``: report, promote, rollback;
+- ``history``: ``leadloop history``, every version on one holdout and the estimates checked.
 """
 
 from __future__ import annotations
 
 from leadloop.pipeline.commands import (
-    history,
     nothing_new,
     promote,
     rerender_report,
     rollback,
     write_record,
 )
+from leadloop.pipeline.history import history
 from leadloop.pipeline.inputs import (
     Inputs,
     ensure_data,

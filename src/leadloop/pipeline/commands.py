@@ -1,5 +1,5 @@
-"""The commands beside the loop: re-render a report, the model history, a person's promote and
-rollback, and the "nothing new" skip."""
+"""The commands beside the loop: re-render a report, a person's promote and rollback, and the
+"nothing new" skip (the model history is ``pipeline.history``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from leadloop.data import io
 from leadloop.errors import InputError
 from leadloop.lineage import Unchanged, record_unchanged, unchanged_since_last
 from leadloop.pipeline.inputs import Inputs
-from leadloop.pipeline.publish import LATEST, REPORT_FILE
-from leadloop.report.html import render_history, render_report
+from leadloop.pipeline.publish import REPORT_FILE
+from leadloop.report.html import render_report
 from leadloop.tracking import ModelRegistry
 
 
@@ -30,20 +30,6 @@ def rerender_report(settings: Settings, run: str) -> Path:
     target = directory / REPORT_FILE
     io.write_text(render_report(record, scores, importance=record.get("importance")), target)
     return target
-
-
-def history(settings: Settings) -> tuple[list[dict[str, Any]], Path]:
-    """Every registered version with its facts and decisions; writes reports/history.html."""
-    versions = ModelRegistry(settings).versions()
-    decisions = []
-    reports = settings.resolve(settings.reports_dir)
-    for path in sorted(reports.glob("*/decision.json")) if reports.is_dir() else []:
-        if path.parent.name == LATEST:
-            continue
-        decisions.append({"run": path.parent.name, **io.read_json(path)})
-    target = reports / "history.html"
-    io.write_text(render_history(versions, decisions), target)
-    return versions, target
 
 
 def write_record(record: dict[str, Any], path: Path) -> None:

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from leadloop.assess import Assessment, Policy, assess
-from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
+from leadloop.columns import AMOUNT, CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
 from leadloop.config import Settings
 from leadloop.data.labels import LabelResult, labeled_table, maturity_rule, young_leads
 from leadloop.evaluate import Metrics, compute_metrics
 from leadloop.gate import Decision, decide
+from leadloop.insights import Insights, describe
+from leadloop.lift import holdout_amounts, won_amounts
 from leadloop.model.train import LeadModel, TrainResult
 from leadloop.pipeline.inputs import Inputs, check_joined, label_inputs, load_inputs, resolve_cutoff
 from leadloop.pipeline.models import Champion, Training, choose_models, single_model_decision
@@ -81,6 +83,7 @@ def run_loop(
     data, labels = _training_data(settings, inputs, now=now, step=step)
     champion, challenger = choose_models(settings, models, data, step)
     judged = _judge(settings, data, champion, challenger, step)
+    scores, insights = _describe(settings, data, labels, champion, challenger, judged.scores)
     step("publish")
     record = build_record(
         settings,
@@ -94,6 +97,7 @@ def run_loop(
         decision=judged.decision,
         used=len(data.labeled),
         importance=judged.importance,
+        insights=insights,
     )
     record = publish(
         settings,
@@ -102,11 +106,11 @@ def run_loop(
         record=record,
         inputs=inputs,
         labeled=data.labeled,
-        scores=judged.scores,
+        scores=scores,
         compared_with=champion.version,
     )
     report_dir = settings.resolve(settings.reports_dir) / record.run
-    return LoopResult(record, report_dir, judged.scores, champion.trained is not None)
+    return LoopResult(record, report_dir, scores, champion.trained is not None)
 
 
 def _training_data(
@@ -172,6 +176,32 @@ def _judge(
     )
     decision = single_model_decision(decide(assessment.evidence, settings.gate), champion)
     return _Judged(scores, metrics, importance, assessment, decision)
+
+
+def _describe(
+    settings: Settings,
+    data: Training,
+    labels: LabelResult,
+    champion: Champion,
+    challenger: TrainResult | None,
+    scores: pd.DataFrame,
+) -> tuple[pd.DataFrame, Insights]:
+    """What the report shows beyond the gate's evidence: each holdout lead's won amount (for
+    revenue), performance per segment, and the estimate for the leads not yet matured."""
+    amounts = won_amounts(data.inputs.outcomes, cutoff=labels.cutoff)
+    won = holdout_amounts(scores[LEAD_ID].to_numpy(), scores[LABEL].to_numpy(), amounts)
+    scores = scores.assign(**{AMOUNT: won})
+    insights = describe(
+        settings.gate,
+        seed=settings.model.seed,
+        champion=champion.model,
+        challenger=challenger.model if challenger is not None else champion.model,
+        holdout=data.labeled.iloc[data.split.holdout],
+        scores=scores,
+        leads=data.inputs.leads.frame,
+        labels=labels,
+    )
+    return scores, insights
 
 
 def _holdout_scores(

@@ -14,6 +14,7 @@ from leadloop.columns import LABEL, LEAD_ID
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.evaluate import METRIC_NAMES
+from leadloop.insights import YOUNG_SCORES
 from leadloop.lineage import lineage_tags
 from leadloop.pipeline.inputs import Inputs
 from leadloop.pipeline.record import RunRecord, data_metrics, flat_metrics, params
@@ -42,6 +43,9 @@ def publish(
     try:
         write_records(record, staged)
         io.write_table(scores, staged / "holdout_scores.parquet")
+        if record.insights is not None and len(record.insights.young.scores):
+            # the young leads' scores, so a later history can check the estimate made on them
+            io.write_table(record.insights.young.scores, staged / YOUNG_SCORES)
         tags = {
             **lineage_tags(settings, inputs.data_version),
             "leadloop_run": record.run,

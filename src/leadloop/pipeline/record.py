@@ -15,6 +15,7 @@ from leadloop.config import Settings
 from leadloop.data.labels import LabelResult
 from leadloop.evaluate import Metrics, compare
 from leadloop.gate import Decision
+from leadloop.insights import Insights
 from leadloop.model.train import TrainResult
 from leadloop.pipeline.inputs import Inputs, outcomes_location
 from leadloop.registry import Settled
@@ -47,6 +48,7 @@ class RunRecord:
     decision: Decision
     warnings: list[str]
     importance: dict[str, dict[str, float]]
+    insights: Insights | None = None  # segments and the immature-lead estimate, for the report
     mlflow_run_id: str = ""
     registry: Settled | None = None
     versions: Versions = field(default_factory=Versions)
@@ -86,6 +88,7 @@ class RunRecord:
             "decision": self.decision.to_dict(),
             "warnings": self.warnings,
             "importance": self.importance,
+            "insights": self.insights.to_dict() if self.insights is not None else None,
             "mlflow_run_id": self.mlflow_run_id,
             "registry": self.registry.to_dict() if self.registry is not None else None,
             "versions": asdict(self.versions),
@@ -105,6 +108,7 @@ def build_record(
     decision: Decision,
     used: int,
     importance: dict[str, dict[str, float]],
+    insights: Insights | None = None,
 ) -> RunRecord:
     """The record of a run whose decision is made and whose registry moves are still to come."""
     models = {role: t for role, t in trained.items() if t is not None}
@@ -125,6 +129,7 @@ def build_record(
         decision=decision,
         warnings=inputs.warnings + leak_warnings(models),
         importance=importance,
+        insights=insights,
     )
 
 

@@ -1,31 +1,74 @@
 """Render a run's report (and the model history) to one self-contained HTML page.
 
 Pure: takes the run record and the holdout scores, returns a string; the caller writes it.
-Plots are inline SVG, styles inline, no scripts and no external references, so the file opens
-offline.
+Charts are inline SVG written here (real text: searchable), styles inline, and one inline
+script of our own (assets/report.js) for hover values and series toggling. A Content Security
+Policy in the page forbids every network request and any other script, so the file opens
+offline and stays that way.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import jinja2
-import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
-from leadloop.evaluate import HIGHER_IS_BETTER, METRIC_NAMES
-from leadloop.report import plots
+from leadloop.report import fmt, sections
+from leadloop.report.checks import check_rows
 
-MAX_DRIFT_CHARTS = 12
+TITLES = {
+    "verdict": "Decision",
+    "data": "Data",
+    "comparison": "Champion vs challenger",
+    "deciles": "Deciles, lift and revenue",
+    "segments": "Segments",
+    "young-leads": "Leads not yet matured",
+    "drift": "Drift",
+    "label-quality": "Label quality",
+    "explanations": "Explanations",
+    "checks": "Every check",
+}
 
 
+@lru_cache(maxsize=1)
+def _script() -> str:
+    return (resources.files("leadloop.report") / "assets" / "report.js").read_text("utf-8")
+
+
+def policy() -> str:
+    """The page's Content Security Policy: nothing from anywhere, only our own script."""
+    digest = base64.b64encode(hashlib.sha256(_script().encode("utf-8")).digest()).decode()
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+
+
+@lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("leadloop", "report/templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+    )
+    env.filters.update(fmt.FILTERS)
+    env.globals.update(interval=fmt.interval, MISSING=fmt.MISSING)
+    return env
+
+
+def _page(template: str, **context: Any) -> str:
+    return (
+        _environment()
+        .get_template(template)
+        .render(script=Markup(_script()), csp=policy(), **context)
     )
 
 
@@ -36,111 +79,33 @@ def render_report(
     importance: dict[str, dict[str, float]] | None = None,
 ) -> str:
     """The whole report for one run."""
-    y = scores["label"].to_numpy(dtype=float)
-    probs = {role: scores[role].to_numpy(dtype=float) for role in ("champion", "challenger")}
     assessment = record.get("assessment") or {}
+    population = sections.holdout_population(record, scores)
     context = {
         "record": record,
         "decision": record["decision"],
-        "metrics": _metric_rows(record),
         "assessment": assessment,
-        "figures": _comparison_figures(y, probs, record),
-        "drift": _drift_context(assessment.get("drift")),
+        "population": population,
+        "comparison": sections.comparison(record, scores, population),
+        "deciles": sections.deciles(record, scores, population),
+        "segments": sections.segments(record),
+        "young": sections.young(record),
+        "drift": sections.drift(assessment, population),
         "label_quality": assessment.get("label_quality"),
-        "label_drift_svg": (
-            plots.label_drift(assessment["label_drift"]) if assessment.get("label_drift") else None
+        "label_checks": check_rows(
+            (assessment.get("label_quality") or {}).get("checks", []), assessment
         ),
-        "importance_svg": plots.importance(importance) if importance else None,
+        "label_drift": sections.label_drift(record),
+        "importance": sections.explanations(importance, population),
         "migration": assessment.get("score_shift"),
+        "checks": check_rows(record["decision"]["checks"], assessment),
         "excluded": (record.get("features") or {}).get("challenger", {}).get("excluded", {}),
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    shown = [key for key in TITLES if key != "explanations" or context["importance"]]
+    context["toc"] = [(key, TITLES[key]) for key in shown]
+    return _page("report.html.j2", **context)
 
 
-def render_history(versions: list[dict[str, Any]], decisions: list[dict[str, Any]]) -> str:
-    """The model history page: every version, the champions' metrics over time, every decision."""
-    champions = [v for v in versions if v.get("promoted_at") or v.get("trained_as") == "champion"]
-    svg = _history_plot(champions) if champions else None
-    return (
-        _environment()
-        .get_template("history.html.j2")
-        .render(versions=versions, decisions=decisions, history_svg=svg)
-    )
-
-
-def _metric_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    intervals = {}
-    assessment = record.get("assessment") or {}
-    for key in ("auc_difference", "recall_difference"):
-        if assessment.get(key):
-            intervals[assessment[key]["metric"]] = assessment[key]
-    rows = []
-    for name in METRIC_NAMES:
-        values = record["comparison"][name]
-        ci = intervals.get(name)
-        rows.append(
-            {
-                "name": name,
-                "direction": "higher is better" if HIGHER_IS_BETTER[name] else "lower is better",
-                "champion": values["champion"],
-                "challenger": values["challenger"],
-                "difference": values["difference"],
-                "better": values["challenger_better"],
-                "interval": f"{ci['lower']:+.3f} to {ci['upper']:+.3f}" if ci else "",
-            }
-        )
-    return rows
-
-
-def _comparison_figures(
-    y: np.ndarray, probs: dict[str, np.ndarray], record: dict[str, Any]
-) -> dict[str, str]:
-    return {
-        "roc": plots.roc(y, probs),
-        "pr": plots.precision_recall(y, probs),
-        "reliability": plots.reliability(y, probs),
-        "gains": plots.gains(y, probs, capacity=float(record["capacity"])),
-        "scores": plots.score_distributions(probs),
-    }
-
-
-def _drift_context(drift: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not drift:
-        return None
-    features = drift["features"]
-    charts = [
-        {
-            "feature": f["feature"],
-            "svg": plots.shares(
-                f["bin_labels"], f["reference_shares"], f["current_shares"], title=f["feature"]
-            ),
-        }
-        for f in features[:MAX_DRIFT_CHARTS]
-    ]
-    prediction = drift.get("prediction")
-    if prediction:
-        charts.insert(
-            0,
-            {
-                "feature": "champion score",
-                "svg": plots.shares(
-                    prediction["bin_labels"],
-                    prediction["reference_shares"],
-                    prediction["current_shares"],
-                    title="champion score (prediction drift)",
-                ),
-            },
-        )
-    return {**drift, "charts": charts}
-
-
-def _history_plot(champions: list[dict[str, Any]]) -> str:
-    """Holdout AUC of each champion, oldest first."""
-    points = [
-        {"month": f"v{v['version']} {str(v['created'])[:10]}", "rate": float(v["roc_auc"])}
-        for v in reversed(champions)
-        if v.get("roc_auc") is not None
-    ]
-    return plots.label_drift(points).replace(
-        "Won rate by month of creation", "Holdout ROC AUC of successive champions"
-    )
+def render_history(context: dict[str, Any]) -> str:
+    """The model history page from its context (see ``leadloop.report.timeline``)."""
+    return _page("history.html.j2", **context)
