@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from leadloop.batch import load_scorer
 from leadloop.config import Settings
 from leadloop.errors import LeadloopError
 from leadloop.scoring import Scorer
@@ -53,7 +52,7 @@ class ChampionWatcher:
                 version = self.tracker.alias_version("champion")
                 if version is None or (self.current and self.current.scorer.version == version):
                     return False
-                scorer = load_scorer(self.settings, version)
+                scorer = self._scorer(version)
                 card = self.tracker.model_card(version)
             except LeadloopError as err:
                 log.warning("could not load the champion: %s", err)
@@ -64,6 +63,13 @@ class ChampionWatcher:
             self.current = Loaded(scorer, card, stamp, fields)
             log.info("scoring with champion v%s (was v%s)", version, previous or "-")
             return True
+
+    def _scorer(self, version: str) -> Scorer:
+        """The registered ``version`` ready to score with the service's settings."""
+        registered = self.tracker.load(version)
+        settings = self.settings
+        cutoffs = tuple(settings.evaluation.grade_cutoffs)
+        return Scorer(registered.model, registered.version, cutoffs, settings.serve.reasons)
 
     def start(self) -> None:
         """Load the champion now and keep following the alias in a daemon thread."""

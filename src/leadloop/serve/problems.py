@@ -1,0 +1,53 @@
+"""leadloop's errors as HTTP statuses, in the one place the API decides them.
+
+A route raises ``HTTPException`` for what only HTTP knows (a missing key, a body too large); any
+``LeadloopError`` that escapes a route is answered here, by its class: the first entry of
+``STATUS`` the error is an instance of decides. The sender's fault is a 4xx; a store or a
+registry the service cannot use right now is 503 (retry later), never 500: the request was fine.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from leadloop.data.store import StoreError
+from leadloop.errors import (
+    ChampionChangedError,
+    ConfigError,
+    InputError,
+    LeadloopError,
+    RegistryBusyError,
+    RegistryError,
+)
+
+log = logging.getLogger(__name__)
+STATUS: tuple[tuple[type[LeadloopError], int], ...] = (
+    (InputError, 422),
+    (StoreError, 503),
+    (RegistryBusyError, 503),
+    (ChampionChangedError, 409),
+    (RegistryError, 503),
+    (ConfigError, 500),  # the service's own configuration: not the sender's to fix
+)
+
+
+def status_of(err: LeadloopError) -> int:
+    """The HTTP status that answers ``err``: by its class, 500 for one not listed."""
+    return next((status for kind, status in STATUS if isinstance(err, kind)), 500)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every ``LeadloopError`` a route lets escape with its status and its message."""
+
+    @app.exception_handler(LeadloopError)
+    async def _answer(_request: Request, err: LeadloopError) -> JSONResponse:
+        status = status_of(err)
+        detail = str(err)
+        if status >= 500:
+            log.error("%s", err)
+        if status == 503:
+            detail += "; retry later"
+        return JSONResponse({"detail": detail}, status_code=status)
