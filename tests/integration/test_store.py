@@ -47,13 +47,27 @@ def test_an_event_is_stored_once(store: FeedbackStore) -> None:
     """It stores new events, reports repeats (across and within batches) as duplicates."""
     first = store.add([_event("a"), _event("b", outcome="lost"), _event("a")])
     assert first.stored == ["a", "b"] and first.duplicates == ["a"]
-    second = store.add([_event("b"), _event("c")])
+    second = store.add([_event("b", outcome="lost"), _event("c")])
     assert second.stored == ["c"] and second.duplicates == ["b"]
     assert store.count() == 3
     frame = store.outcomes()
     assert list(frame.columns) == ["event_id", "lead_id", "outcome", "occurred_at", "amount"]
     assert sorted(frame["event_id"]) == ["a", "b", "c"]
     assert pd.api.types.is_datetime64_any_dtype(frame["occurred_at"])
+
+
+def test_an_id_with_other_content_is_a_conflict_and_not_stored(store: FeedbackStore) -> None:
+    """It reports an id repeated with other content (later or in one batch) as a conflict."""
+    first = store.add([_event("x", outcome="won"), _event("y"), _event("x", outcome="lost")])
+    assert first.stored == ["x", "y"] and first.duplicates == []
+    assert [(c.position, c.event_id, c.fields) for c in first.conflicts] == [(2, "x", ["outcome"])]
+    later = {**_event("y", lead="L2"), "amount": 5.0}
+    second = store.add([later, _event("x", outcome="won")])
+    assert second.stored == [] and second.duplicates == ["x"]
+    assert [(c.event_id, c.fields) for c in second.conflicts] == [("y", ["lead_id", "amount"])]
+    kept = store.outcomes().set_index("event_id")
+    assert kept.loc["x", "outcome"] == "won" and kept.loc["y", "lead_id"] == "L1"
+    assert store.count() == 2
 
 
 def test_parallel_writers_store_each_event_exactly_once(store: FeedbackStore) -> None:

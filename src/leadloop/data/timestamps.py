@@ -23,14 +23,15 @@ The result is naive UTC, ``datetime64[ns]``.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from leadloop.errors import InputError
 
+T = TypeVar("T", bound=datetime)  # a datetime, or a pandas Timestamp
 DAYFIRST = "dayfirst"
 MONTHFIRST = "monthfirst"
 SECONDS_FROM = 1e8  # epoch seconds from March 1973: smaller numbers are not lead timestamps
@@ -115,10 +116,15 @@ def parse_value(value: object, *, name: str) -> datetime:
             stamp = pd.Timestamp(parsed.iloc[0])
         except InputError as err:
             raise ValueError(err.detail) from err
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    result: datetime = stamp.to_pydatetime()
+    result: datetime = naive_utc(stamp).to_pydatetime()
     return result
+
+
+def naive_utc(stamp: T) -> T:
+    """A zoned stamp converted to UTC without its zone; a naive one is taken as UTC already."""
+    if stamp.tzinfo is None:
+        return stamp
+    return stamp.astimezone(UTC).replace(tzinfo=None)
 
 
 def _strptime(text: pd.Series, date_format: str, where: _Column) -> pd.Series:

@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        default_response_class=problems.SafeJSONResponse,
     )
     app.state.service = Service(settings, metrics, watcher, store)
     app.add_middleware(BodyLimitMiddleware, limit=settings.serve.max_body_bytes)

@@ -15,20 +15,48 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from leadloop.config import CrmWebhook, Settings
+from leadloop.data.events import check_event, shown_text, to_utc
 from leadloop.serve.deps import Service
 from leadloop.serve.mapping import map_event
 from leadloop.serve.schemas import FeedbackEvent, FeedbackResponse, RejectedEvent
 
-Indexed = list[tuple[int, Any]]
+Indexed = list[tuple[int, Any]]  # items with their position in the delivery
+MAX_DEPTH = 32  # a delivery nests a few levels (list, event, its data); any CRM's fits in 32
+MAX_DIGITS = 100  # no id, time or amount has more digits; Python refuses over 4,300 anyway
 
 
 def decode(body: bytes) -> list[Any]:
-    """The delivered JSON as a list of items; ``ValueError`` saying why when it is not JSON."""
+    """The delivered JSON as a list of items; ``ValueError`` saying why when it is not JSON a
+    sender could mean: invalid UTF-8, nesting deeper than ``MAX_DEPTH``, an integer of more
+    than ``MAX_DIGITS`` digits. ``NaN``, ``Infinity`` and ``1e999`` are read, to be refused
+    per event (as amounts that are not finite)."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"the body is not JSON: {err}") from err
+        payload = json.loads(body, parse_int=_integer)
+    except RecursionError as err:
+        raise ValueError(f"the body nests JSON deeper than {MAX_DEPTH} levels") from err
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, a too long integer
+        raise ValueError(f"the body is not JSON events: {shown_text(str(err))}") from err
+    if _depth(payload) > MAX_DEPTH:
+        raise ValueError(f"the body nests JSON deeper than {MAX_DEPTH} levels")
     return payload if isinstance(payload, list) else [payload]
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"an integer of {len(digits):,} digits (at most {MAX_DIGITS})")
+    return int(digits)
+
+
+def _depth(payload: Any) -> int:
+    """How deeply arrays and objects nest in ``payload`` (without recursion: any depth)."""
+    deepest = 0
+    stack = [(payload, 1)] if isinstance(payload, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return deepest
 
 
 async def store_events(service: Service, items: list[Any]) -> FeedbackResponse:
@@ -64,57 +92,64 @@ async def _store(
 ) -> FeedbackResponse:
     """Validate, store in one committed transaction, count, then say what became of each."""
     valid, invalid = _validate_events(items, service.settings)
-    rejected = sorted([*rejected, *invalid], key=lambda r: r.index)
-    result = await run_in_threadpool(service.store.add, valid)
+    result = await run_in_threadpool(service.store.add, [event for _, event in valid])
+    conflicts = [
+        RejectedEvent(
+            index=valid[c.position][0],
+            event_id=shown_text(c.event_id),
+            errors=[c.message()],
+            conflict=True,
+        )
+        for c in result.conflicts
+    ]
+    rejected = sorted([*rejected, *invalid, *conflicts], key=lambda r: r.index)
     metrics = service.metrics
     metrics.feedback.labels("stored").inc(len(result.stored))
     metrics.feedback.labels("duplicate").inc(len(result.duplicates))
-    metrics.feedback.labels("rejected").inc(len(rejected))
+    metrics.feedback.labels("conflict").inc(len(conflicts))
+    metrics.feedback.labels("rejected").inc(len(rejected) - len(conflicts))
     metrics.feedback.labels("ignored").inc(len(ignored))
     return FeedbackResponse(
         stored=result.stored, duplicates=result.duplicates, rejected=rejected, ignored=ignored
     )
 
 
-def _validate_events(
-    items: Indexed, settings: Settings
-) -> tuple[list[dict[str, Any]], list[RejectedEvent]]:
-    """Each event on its own: the valid ones are kept whatever is wrong with the others."""
-    won = {v.strip().lower() for v in settings.outcomes.won_values}
-    lost = {v.strip().lower() for v in settings.outcomes.lost_values}
-    latest = datetime.now(UTC) + timedelta(seconds=settings.serve.replay_window_seconds)
-    valid: list[dict[str, Any]] = []
+def _validate_events(items: Indexed, settings: Settings) -> tuple[Indexed, list[RejectedEvent]]:
+    """Each event on its own, by the rules of ``data/events.py``: the valid ones are kept
+    (with their position in the delivery) whatever is wrong with the others."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    latest = now + timedelta(seconds=settings.serve.replay_window_seconds)
+    valid: Indexed = []
     rejected: list[RejectedEvent] = []
     for index, item in items:
-        event_id = item.get("event_id") if isinstance(item, dict) else None
         try:
             event = FeedbackEvent.model_validate(item)
         except ValidationError as err:
-            errors = [
-                f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in err.errors()
-            ]
-            rejected.append(RejectedEvent(index=index, event_id=_text(event_id), errors=errors))
+            errors = [_pydantic_error(e) for e in err.errors()]
+            given = item.get("event_id") if isinstance(item, dict) else None
+            rejected.append(RejectedEvent(index=index, event_id=_shown_id(given), errors=errors))
             continue
-        problems = []
-        if event.outcome.strip().lower() not in won | lost:
-            problems.append(
-                f"outcome: '{event.outcome}' is neither a won nor a lost value "
-                f"({settings.outcomes.won_values} / {settings.outcomes.lost_values})"
-            )
-        occurred = _utc(event.occurred_at)
-        if occurred > latest.replace(tzinfo=None):
-            problems.append(f"occurred_at: {event.occurred_at.isoformat()} is in the future")
+        record = {**event.model_dump(), "occurred_at": to_utc(event.occurred_at)}
+        problems = check_event(record, settings.outcomes, latest=latest)
         if problems:
-            rejected.append(RejectedEvent(index=index, event_id=event.event_id, errors=problems))
-            continue
-        valid.append({**event.model_dump(), "occurred_at": occurred})
+            errors = [shown_text(p.message) for p in problems]
+            rejected.append(
+                RejectedEvent(index=index, event_id=_shown_id(event.event_id), errors=errors)
+            )
+        else:
+            valid.append((index, record))
     return valid, rejected
 
 
-def _utc(stamp: datetime) -> datetime:
-    """Naive UTC (a stamp without a zone is taken as UTC)."""
-    return stamp.astimezone(UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
+def _pydantic_error(error: Any) -> str:
+    where = ".".join(map(str, error["loc"])) or "event"
+    return shown_text(f"{where}: {error['msg']}")
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)[:200]
+def _shown_id(value: Any) -> str | None:
+    """The event id as the answer can echo it: printable, at most 200 characters."""
+    if isinstance(value, str):
+        return shown_text(value[:200])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None

@@ -4,13 +4,19 @@ A route raises ``HTTPException`` for what only HTTP knows (a missing key, a body
 ``LeadloopError`` that escapes a route is answered here, by its class: the first entry of
 ``STATUS`` the error is an instance of decides. The sender's fault is a 4xx; a store or a
 registry the service cannot use right now is 503 (retry later), never 500: the request was fine.
+
+Answers are ``SafeJSONResponse``: whatever a request held (a lone surrogate, NaN) and an answer
+echoes, the answer can still be written.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from leadloop.data.store import StoreError
@@ -34,6 +40,15 @@ STATUS: tuple[tuple[type[LeadloopError], int], ...] = (
 )
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that is always valid UTF-8: a lone surrogate echoed from a request is written as its
+    ``\\uXXXX`` escape (what JSON means by it) instead of failing the answer."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
 def status_of(err: LeadloopError) -> int:
     """The HTTP status that answers ``err``: by its class, 500 for one not listed."""
     return next((status for kind, status in STATUS if isinstance(err, kind)), 500)
@@ -50,4 +65,11 @@ def install(app: FastAPI) -> None:
             log.error("%s", err)
         if status == 503:
             detail += "; retry later"
-        return JSONResponse({"detail": detail}, status_code=status)
+        return SafeJSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422, without echoing the input (it may be the whole body, or NaN)."""
+        fields = ("type", "loc", "msg")
+        errors = [{k: e[k] for k in fields if k in e} for e in err.errors()]
+        return SafeJSONResponse({"detail": errors}, status_code=422)

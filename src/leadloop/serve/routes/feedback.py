@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import SecretStr
 
 from leadloop.serve import ingest
 from leadloop.serve.deps import ERRORS, ServiceDep
+from leadloop.serve.problems import SafeJSONResponse
 from leadloop.serve.schemas import FeedbackResponse, Problem
 from leadloop.serve.security import (
     HUBSPOT_SIGNATURE_HEADER,
@@ -148,4 +149,4 @@ def _items(body: bytes, limit: int) -> list[Any]:
 
 def _answer(answer: FeedbackResponse) -> Response:
     """200 when every event was stored or acknowledged; 422 when some were rejected."""
-    return JSONResponse(answer.model_dump(), status_code=422 if answer.rejected else 200)
+    return SafeJSONResponse(answer.model_dump(), status_code=422 if answer.rejected else 200)

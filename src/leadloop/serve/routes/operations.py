@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from leadloop.serve.deps import ServiceDep
+from leadloop.serve.problems import SafeJSONResponse
 from leadloop.serve.schemas import Health
 
 router = APIRouter(tags=["operations"])
@@ -21,7 +22,7 @@ async def healthz(service: ServiceDep) -> Response:
         model_version=loaded.scorer.version if loaded else None,
         feedback_store=service.store.safe_url,
     )
-    return JSONResponse(health.model_dump(), status_code=200 if loaded else 503)
+    return SafeJSONResponse(health.model_dump(), status_code=200 if loaded else 503)
 
 
 @router.get(

@@ -8,9 +8,10 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from leadloop.serve.deps import ERRORS, SECURED, ScoringDep
+from leadloop.serve.problems import SafeJSONResponse
 from leadloop.serve.schemas import LEAD_EXAMPLE, Lead, Problem, ScoreResponse
 
 router = APIRouter(tags=["scoring"])
@@ -66,4 +67,4 @@ async def score(leads: LeadsBody, scoring: ScoringDep, reasons: ReasonsQuery = N
     for record, names in zip(scores, unknown, strict=True):
         record["unknown_fields"] = names
     scoring.service.metrics.scores.labels(scorer.version).inc(len(scores))
-    return JSONResponse({"model_version": scorer.version, "scores": scores})
+    return SafeJSONResponse({"model_version": scorer.version, "scores": scores})
