@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from leadloop.config import load_settings
-from leadloop.data.store import FeedbackStore
+from leadloop.data.store import EVENTS, FeedbackStore
 from leadloop.errors import InputError
 from leadloop.pipeline import load_inputs, run_loop
 from tests.conftest import run_cli
@@ -119,3 +120,88 @@ def test_an_empty_store_is_a_clear_error(project: Path) -> None:
     done = run_cli("run", cwd=project, env={"LEADLOOP_OUTCOMES": "store"})
     assert done.returncode == 2 and "holds no outcome events yet" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _fill_from_export(settings_store: FeedbackStore, project: Path) -> int:
+    events = pd.read_csv(project / "data" / "outcomes.csv")
+    events["occurred_at"] = pd.to_datetime(events["occurred_at"])
+    events["amount"] = events["amount"].astype(object).where(events["amount"].notna(), None)
+    settings_store.add(events.to_dict("records"))
+    return len(events)
+
+
+# Rows as the service stored them before events were validated (written here past the checks).
+OLD_BAD_ROWS = [
+    ("bad-inf", {"amount": float("inf")}, "amount not finite"),
+    ("bad-year1", {"occurred_at": datetime(1, 1, 1)}, "occurred_at before 1973"),
+    ("bad-9999", {"occurred_at": datetime(9999, 12, 31, 23, 59)}, "occurred_at in the future"),
+    ("bad-outcome", {"outcome": "maybe"}, "outcome not in the mapping"),
+    ("bad-control", {"lead_id": "L0000001\x07"}, "lead_id unprintable"),
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bad_stored_rows_are_excluded_and_counted_not_fatal(project: Path, backend: str) -> None:
+    """It excludes stored rows that break the webhook's rules, counting each by its reason,
+    and validates and runs on the rest (exit 0)."""
+    with ExitStack() as stack:
+        env = {"outcomes": "store"}
+        if backend == "postgresql":
+            env["serve__store_url"] = stack.enter_context(fresh_postgres("leadloop_badrows"))
+        settings = settings_for(project, **env)
+        store = FeedbackStore(settings.store_url()).create()
+        stack.callback(store.dispose)
+        good = _fill_from_export(store, project)
+        base = {"lead_id": "L0000001", "outcome": "won", "occurred_at": datetime(2025, 3, 1)}
+        rows = [
+            {**base, "event_id": eid, "amount": None, "received_at": datetime(2025, 3, 2), **bad}
+            for eid, bad, _ in OLD_BAD_ROWS
+        ]
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(EVENTS), rows)
+            if backend == "sqlite":  # a time written by hand: text no reader takes for a time
+                conn.execute(
+                    sa.text(
+                        "insert into feedback_events values "
+                        "('bad-text', 'L0000001', 'won', 'last tuesday', null, '2025-03-02')"
+                    )
+                )
+        inputs = load_inputs(settings)
+        assert len(inputs.outcomes) == good
+        assert not inputs.outcomes["event_id"].str.startswith("bad-").any()
+        [warning] = [w for w in inputs.warnings if "stored events excluded" in w]
+        for eid, _, reason in OLD_BAD_ROWS:
+            assert f"1 with {reason} ({eid})" in warning, warning
+        if backend == "sqlite":
+            assert "1 with occurred_at unreadable (bad-text)" in warning
+        done = run_cli(
+            "validate",
+            cwd=project,
+            env={f"LEADLOOP_{k.upper()}": v for k, v in env.items()},
+        )
+        assert done.returncode == 0, done.stderr
+        assert "stored events excluded" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_store_of_only_bad_rows_is_a_clear_error(project: Path) -> None:
+    """It refuses to run on a store whose every row is excluded, saying why."""
+    settings = settings_for(project, outcomes="store")
+    store = FeedbackStore(settings.store_url()).create()
+    row = {"event_id": "e", "lead_id": "L1", "outcome": "won", "amount": float("nan")}
+    row |= {"occurred_at": datetime(1, 1, 1), "received_at": datetime(2025, 1, 1)}
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(EVENTS), [row])
+    store.dispose()
+    with pytest.raises(InputError, match=r"no usable outcome events \(1 stored events excluded"):
+        load_inputs(settings)
+
+
+def test_a_sqlite_store_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It creates the SQLite file, and SQLite its journal files, with mode 0600."""
+    path = tmp_path / "new" / "feedback.db"
+    store = FeedbackStore(f"sqlite:///{path}").create()
+    store.add([_event("a")])
+    made = [p for p in path.parent.iterdir() if p.name.startswith("feedback.db")]
+    assert path in made and len(made) >= 2, made  # the database and its -wal / -shm files
+    assert {p.name: p.stat().st_mode & 0o777 for p in made} == {p.name: 0o600 for p in made}
+    store.dispose()

@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadloop.config import OutcomesConfig
@@ -84,6 +84,11 @@ def check_event(
     if amount is not None:
         problems += _amount(amount)
     return problems
+
+
+def latest_time(window_seconds: float) -> datetime:
+    """The latest ``occurred_at`` accepted now: this clock plus the replay window, naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=window_seconds)
 
 
 def to_utc(stamp: datetime) -> datetime:

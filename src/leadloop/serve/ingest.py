@@ -8,14 +8,13 @@ not stored twice.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from leadloop.config import CrmWebhook, Settings
-from leadloop.data.events import check_event, shown_text, to_utc
+from leadloop.data.events import check_event, latest_time, shown_text, to_utc
 from leadloop.serve.deps import Service
 from leadloop.serve.mapping import map_event
 from leadloop.serve.schemas import FeedbackEvent, FeedbackResponse, RejectedEvent
@@ -117,8 +116,7 @@ async def _store(
 def _validate_events(items: Indexed, settings: Settings) -> tuple[Indexed, list[RejectedEvent]]:
     """Each event on its own, by the rules of ``data/events.py``: the valid ones are kept
     (with their position in the delivery) whatever is wrong with the others."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    latest = now + timedelta(seconds=settings.serve.replay_window_seconds)
+    latest = latest_time(settings.serve.replay_window_seconds)
     valid: Indexed = []
     rejected: list[RejectedEvent] = []
     for index, item in items:
