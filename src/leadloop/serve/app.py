@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -109,6 +110,33 @@ def preflight(settings: Settings) -> None:
         store.create()
     finally:
         store.dispose()
+
+
+def worker_command(*, host: str, port: int, workers: int) -> list[str]:
+    """The command that serves with several workers: uvicorn's own, in a fresh interpreter.
+
+    uvicorn starts each worker with multiprocessing's spawn, which first re-runs the parent's
+    main script. Run from the ``leadloop`` script, that imports the whole CLI (MLflow, LightGBM,
+    pandas) before the worker can answer uvicorn's health check, which gives up after 5 s: on a
+    busy machine workers were killed and respawned without end. ``python -m uvicorn`` is a main
+    module spawn does not re-run: a worker answers at once, then imports the app and loads the
+    champion. The settings file and ``--no-auth`` reach workers in ``WORKER_ENV``.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{__name__}:{app_from_environment.__name__}",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
 
 
 def app_from_environment() -> FastAPI:
