@@ -40,7 +40,8 @@ EVENTS = sa.Table(
 )
 COLUMNS = ("event_id", "lead_id", "outcome", "occurred_at", "amount")
 CONTENT = ("lead_id", "outcome", "occurred_at", "amount")  # what a repeated id must repeat
-_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^@\s]*@", re.IGNORECASE)
+# user:password@ after a scheme; greedy up to the last @ of the word (a password may hold @).
+_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/?#@\s'\"]*:)[^\s'\"/]*@", re.I)
 
 
 class StoreError(LeadloopError):
@@ -168,8 +169,9 @@ def safe_url(url: str) -> str:
     """A database URL without its password."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return redact(url)
+    except (ArgumentError, ValueError):  # not a URL; a port that is not a number
+        masked = redact(url)
+        return masked if masked != url or "@" not in url else "***@" + url.rsplit("@", 1)[1]
 
 
 def redact(text: str) -> str:
@@ -218,8 +220,8 @@ def _read_time(text: str | None) -> datetime | None:
 def _engine(url: str) -> Engine:
     try:
         parsed = sa.make_url(url)
-    except ArgumentError as err:
-        raise ConfigError(f"serve.store_url '{redact(url)}' is not a database URL") from err
+    except (ArgumentError, ValueError) as err:
+        raise ConfigError(f"serve.store_url '{safe_url(url)}' is not a database URL") from err
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         _private_file(Path(parsed.database))
     try:

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from leadloop.data.store import StoreError
+from leadloop.data.store import StoreError, redact
 from leadloop.errors import (
     ChampionChangedError,
     ConfigError,
@@ -60,9 +60,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LeadloopError)
     async def _answer(_request: Request, err: LeadloopError) -> JSONResponse:
         status = status_of(err)
-        detail = str(err)
+        detail = redact(str(err))
         if status >= 500:
-            log.error("%s", err)
+            log.error("%s", detail)
         if status == 503:
             detail += "; retry later"
         return SafeJSONResponse({"detail": detail}, status_code=status)
