@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -96,11 +97,8 @@ def test_the_loop_reads_its_outcomes_from_the_store(project: Path) -> None:
     """It trains on the events in the store (`outcomes: store`) just as on the CRM export."""
     from_file = load_inputs(load_settings(None, base_dir=project))
     settings = settings_for(project, outcomes="store")
-    events = pd.read_csv(project / "data" / "outcomes.csv")
-    events["occurred_at"] = pd.to_datetime(events["occurred_at"])
-    events["amount"] = events["amount"].astype(object).where(events["amount"].notna(), None)
     store = FeedbackStore(settings.store_url()).create()
-    store.add(events.to_dict("records"))
+    _fill_from_export(store, project)
     (project / "data" / "outcomes.csv").unlink()  # no file to fall back on
     from_store = load_inputs(settings)
     columns = ["lead_id", "outcome", "occurred_at", "event_id"]
@@ -122,16 +120,17 @@ def test_an_empty_store_is_a_clear_error(project: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def _fill_from_export(settings_store: FeedbackStore, project: Path) -> int:
+def _fill_from_export(store: FeedbackStore, project: Path) -> int:
+    """The bundled outcomes export, stored as the webhook stores events; how many."""
     events = pd.read_csv(project / "data" / "outcomes.csv")
     events["occurred_at"] = pd.to_datetime(events["occurred_at"])
     events["amount"] = events["amount"].astype(object).where(events["amount"].notna(), None)
-    settings_store.add(events.to_dict("records"))
+    store.add([{str(k): v for k, v in e.items()} for e in events.to_dict("records")])
     return len(events)
 
 
 # Rows as the service stored them before events were validated (written here past the checks).
-OLD_BAD_ROWS = [
+OLD_BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("bad-inf", {"amount": float("inf")}, "amount not finite"),
     ("bad-year1", {"occurred_at": datetime(1, 1, 1)}, "occurred_at before 1973"),
     ("bad-9999", {"occurred_at": datetime(9999, 12, 31, 23, 59)}, "occurred_at in the future"),
