@@ -71,19 +71,36 @@ class Screened:
         return f"{total} stored events excluded: " + "; ".join(parts)
 
 
+class Rules:
+    """The rules, with what they are checked against: the won/lost mapping and the latest time
+    accepted (``latest_time``). Built once per delivery or per read of the store."""
+
+    def __init__(self, outcomes: OutcomesConfig, *, latest: datetime) -> None:
+        self.outcomes = outcomes
+        self.latest = latest
+        self.mapping = outcome_mapping(outcomes)
+
+    def check(self, event: Mapping[str, Any]) -> list[Problem]:
+        """Every rule ``event`` breaks (none: it may be stored and used); ``occurred_at`` is
+        naive UTC, or None when it could not be read as a time at all."""
+        problems = [p for name in TEXT_FIELDS if (p := _text(name, event.get(name))) is not None]
+        outcome = str(event.get("outcome"))  # text, unless a problem above says otherwise
+        if outcome_key(outcome) not in self.mapping and all(p.field != "outcome" for p in problems):
+            problems.append(_outcome(outcome, self.outcomes))
+        stamp = event.get("occurred_at")
+        if not (isinstance(stamp, datetime) and EARLIEST <= stamp <= self.latest):
+            problems += _time(stamp, latest=self.latest)
+        amount = event.get("amount")
+        if amount is not None and not (type(amount) is float and 0 <= amount <= MAX_AMOUNT):
+            problems += _amount(amount)  # NaN fails every comparison, so it is checked here
+        return problems
+
+
 def check_event(
     event: Mapping[str, Any], outcomes: OutcomesConfig, *, latest: datetime
 ) -> list[Problem]:
-    """Every rule ``event`` breaks (none: it may be stored and used); ``occurred_at`` is naive
-    UTC or None when it could not be read as a time at all."""
-    problems = [p for name in TEXT_FIELDS if (p := _text(name, event.get(name))) is not None]
-    if not any(p.field == "outcome" for p in problems):
-        problems += _outcome(str(event.get("outcome")), outcomes)
-    problems += _time(event.get("occurred_at"), latest=latest)
-    amount = event.get("amount")
-    if amount is not None:
-        problems += _amount(amount)
-    return problems
+    """Every rule ``event`` breaks, checked once (``Rules`` checks many)."""
+    return Rules(outcomes, latest=latest).check(event)
 
 
 def latest_time(window_seconds: float) -> datetime:
@@ -105,10 +122,11 @@ def screen(
 ) -> Screened:
     """Stored rows checked by the same rules as a delivered event; each bad one excluded and
     counted under the first rule it breaks."""
+    rules = Rules(outcomes, latest=latest)
     events: list[dict[str, Any]] = []
     excluded: dict[str, list[str]] = {}
     for row in rows:
-        problems = check_event(row, outcomes, latest=latest)
+        problems = rules.check(row)
         if problems:
             excluded.setdefault(problems[0].key, []).append(str(row.get("event_id")))
         else:
@@ -133,14 +151,12 @@ def _text(name: str, value: Any) -> Problem | None:
     return Problem(name, "unprintable", detail + "; send printable text")
 
 
-def _outcome(value: str, outcomes: OutcomesConfig) -> list[Problem]:
-    if outcome_key(value) in outcome_mapping(outcomes):
-        return []
+def _outcome(value: str, outcomes: OutcomesConfig) -> Problem:
     detail = (
         f"'{value}' is neither a won nor a lost value "
         f"({outcomes.won_values} / {outcomes.lost_values})"
     )
-    return [Problem("outcome", "not in the mapping", detail)]
+    return Problem("outcome", "not in the mapping", detail)
 
 
 def _time(stamp: Any, *, latest: datetime) -> list[Problem]:

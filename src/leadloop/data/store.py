@@ -155,10 +155,11 @@ class FeedbackStore:
         query = sa.select(*columns).order_by(EVENTS.c.occurred_at, EVENTS.c.event_id)
         if ids is not None:
             query = query.where(EVENTS.c.event_id.in_(ids))
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        for row in rows:
-            row["occurred_at"] = _read_time(row["occurred_at"])
-        return rows
+        at = COLUMNS.index("occurred_at")
+        return [
+            dict(zip(COLUMNS, (*r[:at], _read_time(r[at]), *r[at + 1 :]), strict=True))
+            for r in conn.execute(query).tuples()
+        ]
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from leadloop.config import CrmWebhook, Settings
-from leadloop.data.events import check_event, latest_time, shown_text, to_utc
+from leadloop.data.events import Rules, latest_time, shown_text, to_utc
 from leadloop.serve.deps import Service
 from leadloop.serve.mapping import map_event
 from leadloop.serve.schemas import FeedbackEvent, FeedbackResponse, RejectedEvent
@@ -116,7 +116,7 @@ async def _store(
 def _validate_events(items: Indexed, settings: Settings) -> tuple[Indexed, list[RejectedEvent]]:
     """Each event on its own, by the rules of ``data/events.py``: the valid ones are kept
     (with their position in the delivery) whatever is wrong with the others."""
-    latest = latest_time(settings.serve.replay_window_seconds)
+    rules = Rules(settings.outcomes, latest=latest_time(settings.serve.replay_window_seconds))
     valid: Indexed = []
     rejected: list[RejectedEvent] = []
     for index, item in items:
@@ -128,7 +128,7 @@ def _validate_events(items: Indexed, settings: Settings) -> tuple[Indexed, list[
             rejected.append(RejectedEvent(index=index, event_id=_shown_id(given), errors=errors))
             continue
         record = {**event.model_dump(), "occurred_at": to_utc(event.occurred_at)}
-        problems = check_event(record, settings.outcomes, latest=latest)
+        problems = rules.check(record)
         if problems:
             errors = [shown_text(p.message) for p in problems]
             rejected.append(
