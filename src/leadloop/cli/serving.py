@@ -90,6 +90,7 @@ def serve(
         create_app,
         preflight,
         require_auth,
+        worker_command,
     )
 
     settings = load(config)
@@ -117,11 +118,7 @@ def serve(
         os.environ[NO_AUTH_ENV] = "1"
     # Workers share their Prometheus counters through files in a fresh directory.
     os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="leadloop-metrics-")
-    uvicorn.run(
-        "leadloop.serve.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    command = worker_command(host=host, port=port, workers=workers)
+    console.file.flush()
+    err_console.file.flush()
+    os.execv(command[0], command)  # uvicorn's own command, so workers start fast: see there

@@ -19,7 +19,15 @@ from leadloop.data.timestamps import parse_timestamps
 from leadloop.data.values import FALSE_WORDS, TRUE_WORDS
 from leadloop.errors import InputError
 
-__all__ = ["PreparedLeads", "check_values", "parse_timestamps", "prepare_leads", "prepare_outcomes"]
+__all__ = [
+    "PreparedLeads",
+    "check_values",
+    "outcome_key",
+    "outcome_mapping",
+    "parse_timestamps",
+    "prepare_leads",
+    "prepare_outcomes",
+]
 
 _TRUE = TRUE_WORDS | {"won", "converted"}  # a label column may also say won or lost
 _FALSE = FALSE_WORDS | {"lost"}
@@ -321,14 +329,21 @@ def _outcome_ids(
     return text.where(text != "")
 
 
+def outcome_mapping(config: OutcomesConfig) -> dict[str, str]:
+    """Each configured outcome value, stripped and lower-cased, to ``won`` or ``lost``: how an
+    outcome is read, from a CRM export and from the webhook alike."""
+    mapping = {outcome_key(v): "won" for v in config.won_values}
+    return mapping | {outcome_key(v): "lost" for v in config.lost_values}
+
+
+def outcome_key(value: str) -> str:
+    """An outcome value as it is looked up in ``outcome_mapping`` (case and spaces ignored)."""
+    return value.strip().lower()
+
+
 def _map_outcomes(values: pd.Series, config: OutcomesConfig, *, source: str) -> pd.Series:
     text = values.astype("string").str.strip()
-    lowered = text.str.lower()
-    won = {v.strip().lower() for v in config.won_values}
-    lost = {v.strip().lower() for v in config.lost_values}
-    mapped = pd.Series(pd.NA, index=values.index, dtype="object")
-    mapped[lowered.isin(won)] = "won"
-    mapped[lowered.isin(lost)] = "lost"
+    mapped = text.str.lower().map(outcome_mapping(config)).astype("object")
     bad = mapped.isna()
     if bad.any():
         shown = sorted({str(v) for v in text[bad].fillna("<empty>").unique()})[:5]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import TypeVar
+
 import pandas as pd
+
+T = TypeVar("T", bound=datetime)
 
 # Text that means true or false, lower-cased and stripped; the one vocabulary for boolean
 # features, yes/no reasons and won/lost label columns (which add the outcome words).
@@ -11,9 +16,12 @@ FALSE_WORDS = frozenset({"0", "0.0", "false", "no", "n", "f"})
 BOOLEAN_TEXT = {**dict.fromkeys(TRUE_WORDS, 1.0), **dict.fromkeys(FALSE_WORDS, 0.0)}
 
 
-def naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
-    """A timestamp as leadloop stores times: UTC without a zone (a naive one is taken as UTC)."""
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+def naive_utc(stamp: T) -> T:
+    """A time as leadloop stores times: UTC without a zone (a naive one is taken as UTC
+    already). Works for ``datetime`` and ``pd.Timestamp`` alike."""
+    if stamp.tzinfo is None:
+        return stamp
+    return stamp.astimezone(UTC).replace(tzinfo=None)
 
 
 def naive_utc_series(stamps: pd.Series) -> pd.Series:

@@ -18,8 +18,10 @@ from leadloop.columns import (
 )
 from leadloop.config import Settings
 from leadloop.data import io
+from leadloop.data.events import latest_time, screen
 from leadloop.data.labels import LabelResult, label_leads, labels_from_column, no_outcomes
 from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
+from leadloop.data.store import COLUMNS as STORED_COLUMNS
 from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.data.values import naive_utc
@@ -80,8 +82,10 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
         now=now,
         outcome_values=(settings.outcomes.won_values, settings.outcomes.lost_values),
     )
+    warnings = list(leads.warnings)
     if settings.outcomes.source == "store":
-        outcomes, outcomes_digest = _stored_outcomes(settings, leads.frame)
+        outcomes, outcomes_digest, excluded = _stored_outcomes(settings, leads.frame)
+        warnings += excluded
     elif settings.outcomes.source == "none":
         outcomes, outcomes_digest = no_outcomes(), ""
     else:
@@ -104,24 +108,33 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
         outcomes,
         combined[:16],
         digests,
-        list(leads.warnings),
+        warnings,
         {k: v for k, v in dvc.items() if v},
     )
 
 
-def _stored_outcomes(settings: Settings, leads: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The outcome events the webhook stored, validated like a CRM export, and their digest."""
+def _stored_outcomes(
+    settings: Settings, leads: pd.DataFrame
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """The outcome events the webhook stored, validated like a CRM export, their digest, and a
+    warning counting by reason the stored rows that break the webhook's rules (rows stored
+    before those rules existed): they are excluded, never a reason for the run to fail."""
     store = FeedbackStore(settings.store_url()).create()
     try:
-        raw = store.outcomes()
+        rows = store.rows()
     finally:
         store.dispose()
     source = f"feedback store {store.safe_url}"
-    if raw.empty:
+    latest = latest_time(settings.serve.replay_window_seconds)
+    screened = screen(rows, settings.outcomes, latest=latest)
+    warnings = [f"{source}: {screened.summary()}"] if screened.excluded else []
+    if not screened.events:
+        what = f"no usable outcome events ({screened.summary()})" if rows else "no outcome events"
         raise InputError(
-            "holds no outcome events yet (the CRM webhook POST /v1/feedback fills it)",
-            path=source,
+            f"holds {what} yet (the CRM webhook POST /v1/feedback fills it)", path=source
         )
+    raw = pd.DataFrame(screened.events, columns=list(STORED_COLUMNS))
+    raw[OCCURRED_AT] = pd.to_datetime(raw[OCCURRED_AT])
     # The store's columns are fixed; only the won/lost mapping comes from the configuration.
     config = settings.outcomes.model_copy(
         update={
@@ -134,7 +147,8 @@ def _stored_outcomes(settings: Settings, leads: pd.DataFrame) -> tuple[pd.DataFr
         }
     )
     digest = hashlib.sha256(pd.util.hash_pandas_object(raw, index=False).to_numpy().tobytes())
-    return prepare_outcomes(raw, config, source=source, leads=leads), digest.hexdigest()
+    outcomes = prepare_outcomes(raw, config, source=source, leads=leads)
+    return outcomes, digest.hexdigest(), warnings
 
 
 def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> pd.Timestamp:

@@ -1,43 +1,31 @@
-"""The FastAPI app: scoring, the signed CRM webhooks, the model card, health and metrics.
+"""The app factory: the service's parts built once, its routers, middleware and error mapping.
 
-Routes are thin: they authenticate, bound the request, call the scorer or the store, and map
-errors to HTTP statuses (in ``_handlers``, the one place that does). The feedback routes live
-in ``feedback``; the OpenAPI document and the docs page in ``docs``.
+``create_app`` wires everything for one ``Settings``; ``app_from_environment`` is the factory
+uvicorn's worker processes call. Routes live in ``routes/`` (one router per resource), what they
+share in ``deps``, and the mapping of errors to HTTP statuses in ``problems``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
 
-import pandas as pd
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
 
 import leadloop
 from leadloop.config import Settings, load_settings
 from leadloop.data.store import FeedbackStore
-from leadloop.errors import ConfigError, LeadloopError
-from leadloop.serve import docs, feedback
+from leadloop.errors import ConfigError
+from leadloop.serve import docs, problems
 from leadloop.serve.champion import ChampionWatcher
-from leadloop.serve.deps import (
-    ERRORS,
-    SECURED,
-    ScoringDep,
-    Service,
-    ServiceDep,
-    champion,
-    check_key,
-)
+from leadloop.serve.deps import Service
 from leadloop.serve.metrics import BodyLimitMiddleware, MetricsMiddleware, ServiceMetrics
-from leadloop.serve.schemas import LEAD_EXAMPLE, Health, Lead, ModelInfo, Problem, ScoreResponse
+from leadloop.serve.routes import feedback, model, operations, score
 
 log = logging.getLogger(__name__)
 # Worker processes started by uvicorn read these; they are not settings.
@@ -45,7 +33,6 @@ CONFIG_ENV = "LEADLOOP_CONFIG"  # the settings file
 NO_AUTH_ENV = "LEADLOOP_NO_AUTH"  # "1" when `leadloop serve --no-auth` was given
 WORKER_ENV = (CONFIG_ENV, NO_AUTH_ENV)
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's shared directory
-INLINE_BATCH = 8  # up to this many leads are scored on the event loop; more go to a thread
 
 
 def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI:
@@ -74,13 +61,14 @@ def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        default_response_class=problems.SafeJSONResponse,
     )
     app.state.service = Service(settings, metrics, watcher, store)
     app.add_middleware(BodyLimitMiddleware, limit=settings.serve.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    _handlers(app)
-    app.include_router(router)
-    app.include_router(feedback.router)
+    problems.install(app)
+    for resource in (score, model, operations, feedback):
+        app.include_router(resource.router)
     if settings.serve.docs:
         docs.install(app)
     return app
@@ -124,6 +112,33 @@ def preflight(settings: Settings) -> None:
         store.dispose()
 
 
+def worker_command(*, host: str, port: int, workers: int) -> list[str]:
+    """The command that serves with several workers: uvicorn's own, in a fresh interpreter.
+
+    uvicorn starts each worker with multiprocessing's spawn, which first re-runs the parent's
+    main script. Run from the ``leadloop`` script, that imports the whole CLI (MLflow, LightGBM,
+    pandas) before the worker can answer uvicorn's health check, which gives up after 5 s: on a
+    busy machine workers were killed and respawned without end. ``python -m uvicorn`` is a main
+    module spawn does not re-run: a worker answers at once, then imports the app and loads the
+    champion. The settings file and ``--no-auth`` reach workers in ``WORKER_ENV``.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{__name__}:{app_from_environment.__name__}",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+
+
 def app_from_environment() -> FastAPI:
     """App factory for uvicorn worker processes: settings from ``LEADLOOP_CONFIG`` and env."""
     path = os.environ.get(CONFIG_ENV)
@@ -131,126 +146,3 @@ def app_from_environment() -> FastAPI:
     settings = load_settings(Path(path) if path else None, environ=environ)
     require_auth(settings, no_auth=os.environ.get(NO_AUTH_ENV) == "1")
     return create_app(settings, metrics_dir=os.environ.get(METRICS_DIR_ENV))
-
-
-def _handlers(app: FastAPI) -> None:
-    """Errors to HTTP statuses, in one place: each error class names its status (errors.py)."""
-
-    @app.exception_handler(LeadloopError)
-    async def _leadloop(_request: Request, err: LeadloopError) -> JSONResponse:
-        status = err.http_status
-        if status >= 500:
-            log.error("%s", err)
-        retry = "; retry later" if status == 503 else ""
-        return JSONResponse({"detail": f"{err}{retry}"}, status_code=status)
-
-
-router = APIRouter()
-
-
-@router.post(
-    "/v1/score",
-    response_model=ScoreResponse,
-    responses={**ERRORS, 422: {"model": Problem, "description": "A field has a wrong value."}},
-    tags=["scoring"],
-    openapi_extra=SECURED,
-)
-async def score(
-    leads: Annotated[
-        Lead | list[Lead],
-        Body(
-            description="One lead, or a list of leads (up to serve.max_batch).",
-            openapi_examples={
-                "one": {"summary": "One lead", "value": LEAD_EXAMPLE},
-                "batch": {"summary": "A batch", "value": [LEAD_EXAMPLE, {"lead_id": "L-2"}]},
-            },
-        ),
-    ],
-    scoring: ScoringDep,
-    reasons: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=20,
-            description="Top positive and top negative factors per lead (default: "
-            "serve.reasons); 0 skips them, which is several times faster.",
-        ),
-    ] = None,
-) -> Response:
-    """Score leads with the champion: probability, score 1-99, grade, reasons, unknown fields."""
-    items = leads if isinstance(leads, list) else [leads]
-    serve = scoring.service.settings.serve
-    if len(items) > serve.max_batch:
-        raise HTTPException(
-            413, f"{len(items)} leads in one request; the limit is {serve.max_batch}"
-        )
-    records = [lead.model_dump() for lead in items]
-    fields = scoring.champion.fields
-    unknown = [fields.unknown(record) for record in records]
-    if serve.strict_fields and any(unknown):
-        raise HTTPException(422, fields.refusal(records, unknown))
-    now = pd.Timestamp.now(tz="UTC")
-    scorer = scoring.champion.scorer  # this request ends on this model whatever arrives
-    if reasons is not None:
-        scorer = replace(scorer, reasons=reasons)
-    if len(records) <= INLINE_BATCH:
-        scores = scorer.score_records(records, now=now)
-    else:
-        scores = await run_in_threadpool(scorer.score_records, records, now=now)
-    for record, names in zip(scores, unknown, strict=True):
-        record["unknown_fields"] = names
-    scoring.service.metrics.scores.labels(scorer.version).inc(len(scores))
-    return JSONResponse({"model_version": scorer.version, "scores": scores})
-
-
-@router.get(
-    "/v1/model",
-    response_model=ModelInfo,
-    responses={401: ERRORS[401], 503: ERRORS[503]},
-    tags=["model"],
-    openapi_extra=SECURED,
-)
-async def model_info(request: Request, service: ServiceDep) -> ModelInfo:
-    """The champion being served: version, when it was trained, its holdout metrics."""
-    check_key(service, request)
-    loaded, settings = champion(service), service.settings
-    card = loaded.card
-    return ModelInfo(
-        model_name=settings.tracking.model_name,
-        version=loaded.scorer.version,
-        trained_at=card.get("created"),
-        trained_as=card.get("trained_as"),
-        promoted_by=card.get("promoted_by"),
-        promoted_at=card.get("promoted_at"),
-        data_version=card.get("data_version"),
-        run=card.get("run"),
-        features=loaded.scorer.model.encoder.feature_names_,
-        holdout_metrics=card.get("holdout_metrics", {}),
-        loaded_at=loaded.loaded_at,
-    )
-
-
-@router.get("/healthz", response_model=Health, tags=["operations"])
-async def healthz(service: ServiceDep) -> Response:
-    """200 when a champion is loaded and scoring works; 503 (status no_model) until then."""
-    loaded = service.watcher.current
-    health = Health(
-        status="ok" if loaded else "no_model",
-        model_version=loaded.scorer.version if loaded else None,
-        feedback_store=service.store.safe_url,
-    )
-    return JSONResponse(health.model_dump(), status_code=200 if loaded else 503)
-
-
-@router.get(
-    "/metrics",
-    response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
-    tags=["operations"],
-)
-async def prometheus(service: ServiceDep) -> Response:
-    """Prometheus metrics: requests, latencies, scores served, feedback stored."""
-    loaded = service.watcher.current
-    if loaded is not None and loaded.scorer.version.isdigit():
-        service.metrics.model_version.set(int(loaded.scorer.version))
-    return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -15,14 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from leadloop.batch import load_scorer
 from leadloop.config import Settings
-from leadloop.errors import LeadloopError
+from leadloop.data.store import redact
 from leadloop.scoring import Scorer
 from leadloop.serve.leads import LeadFields
 from leadloop.tracking import ModelRegistry
 
 log = logging.getLogger(__name__)
+FIRST_LOAD_WAIT = 60.0  # seconds start-up waits for the champion before serving without it
 
 
 @dataclass(frozen=True)
@@ -43,21 +43,20 @@ class ChampionWatcher:
         self.tracker = ModelRegistry(settings)
         self.current: Loaded | None = None
         self._stop = threading.Event()
+        self._first = threading.Event()  # set once the first load was attempted
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
-        """Load the champion if the alias moved; True when a new version was swapped in."""
+        """Load the champion if the alias moved; True when a new version was swapped in.
+
+        Raises whatever the registry raises: the caller decides (``_attempt`` logs it)."""
         with self._lock:
-            try:
-                version = self.tracker.alias_version("champion")
-                if version is None or (self.current and self.current.scorer.version == version):
-                    return False
-                scorer = load_scorer(self.settings, version)
-                card = self.tracker.model_card(version)
-            except LeadloopError as err:
-                log.warning("could not load the champion: %s", err)
+            version = self.tracker.alias_version("champion")
+            if version is None or (self.current and self.current.scorer.version == version):
                 return False
+            scorer = self._scorer(version)
+            card = self.tracker.model_card(version)
             stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
             previous = self.current.scorer.version if self.current else None
             fields = LeadFields.of(scorer.model.encoder, version)
@@ -65,11 +64,28 @@ class ChampionWatcher:
             log.info("scoring with champion v%s (was v%s)", version, previous or "-")
             return True
 
-    def start(self) -> None:
-        """Load the champion now and keep following the alias in a daemon thread."""
-        self.refresh()
+    def _scorer(self, version: str) -> Scorer:
+        """The registered ``version`` ready to score with the service's settings."""
+        registered = self.tracker.load(version)
+        settings = self.settings
+        cutoffs = tuple(settings.evaluation.grade_cutoffs)
+        return Scorer(registered.model, registered.version, cutoffs, settings.serve.reasons)
+
+    def start(self, *, wait: float = FIRST_LOAD_WAIT) -> None:
+        """Follow the alias in a daemon thread, waiting up to ``wait`` s for the first load.
+
+        A registry that is slow or unreachable does not hold the service's start-up (the
+        webhooks work without it): it starts answering 503 to scoring, and the champion is
+        swapped in once the registry answers."""
         self._thread = threading.Thread(target=self._follow, name="champion-watcher", daemon=True)
         self._thread.start()
+        if not self._first.wait(wait):
+            log.warning(
+                "the model registry %s has not answered in %.0f s: serving without a champion "
+                "until it does",
+                redact(self.tracker.uri),
+                wait,
+            )
 
     def stop(self) -> None:
         """Stop following the alias."""
@@ -78,8 +94,21 @@ class ChampionWatcher:
             self._thread.join(timeout=10)
 
     def _follow(self) -> None:
+        self._attempt()
+        self._first.set()
         while not self._stop.wait(self.settings.serve.reload_seconds):
-            try:
-                self.refresh()
-            except Exception:  # keep serving the current model whatever the registry does
-                log.exception("champion refresh failed; still scoring with the current model")
+            self._attempt()
+
+    def _attempt(self) -> None:
+        try:
+            self.refresh()
+        except Exception as err:  # keep serving the current model whatever the registry does
+            current = f"v{self.current.scorer.version}" if self.current else "no champion"
+            reason = redact(str(err).strip().splitlines()[0] if str(err).strip() else "")
+            log.warning(
+                "could not load the champion from %s (%s: %s); still serving %s",
+                redact(self.tracker.uri),
+                type(err).__name__,
+                reason,
+                current,
+            )

@@ -1,5 +1,8 @@
 """What routes share: the service built once per app, and the request dependencies.
 
+Each dependency is an ``Annotated`` alias a route names as a parameter type (``ServiceDep``,
+``ScoringDep``); these are the HTTP layer too, so they may answer 401 or 503 themselves.
+
 Dependencies are coroutines and few: FastAPI runs plain functions in a thread pool, and each
 dependency has a cost per request that is comparable to scoring a lead.
 """

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadloop.config import CrmWebhook, OutcomesConfig
+from leadloop.data.schema import outcome_key
 
 _MISSING = object()
 
@@ -90,9 +91,7 @@ def _text(value: Any) -> str | None:
 
 def _translate(value: str, crm: CrmWebhook, outcomes: OutcomesConfig) -> str | None:
     """The CRM's value as leadloop's first won or lost value; None when it is not an outcome."""
-    mapped = {k.strip().lower(): v for k, v in crm.outcome_values.items()}.get(
-        value.strip().lower()
-    )
+    mapped = {outcome_key(k): v for k, v in crm.outcome_values.items()}.get(outcome_key(value))
     if mapped is None:
         return None
     return outcomes.won_values[0] if mapped == "won" else outcomes.lost_values[0]

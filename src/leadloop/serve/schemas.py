@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadloop.data.events import MAX_AMOUNT
+
 FeatureValue = str | float | int | bool | None
 
 LEAD_EXAMPLE: dict[str, Any] = {
@@ -124,7 +126,11 @@ class FeedbackEvent(BaseModel):
     lead_id: str = Field(min_length=1, max_length=200)
     outcome: str = Field(min_length=1, max_length=100, description="A won or lost value.")
     occurred_at: datetime = Field(description="When it happened; without a zone, UTC.")
-    amount: float | None = Field(default=None, ge=0, description="Deal amount, if any.")
+    amount: float | None = Field(
+        default=None,
+        description="Deal amount, if any: finite, from 0 to 2**53.",
+        json_schema_extra={"minimum": 0, "maximum": MAX_AMOUNT},
+    )
 
 
 class RejectedEvent(BaseModel):
@@ -133,6 +139,11 @@ class RejectedEvent(BaseModel):
     index: int = Field(description="Its position in the delivered list (0 for a single event).")
     event_id: str | None
     errors: list[str]
+    conflict: bool = Field(
+        default=False,
+        description="Its event_id was stored before (or earlier in this delivery) with other "
+        "content: the stored event stays, this one is not stored.",
+    )
 
 
 class FeedbackResponse(BaseModel):
