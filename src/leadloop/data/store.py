@@ -149,9 +149,10 @@ class FeedbackStore:
         if ids is not None:
             query = query.where(EVENTS.c.event_id.in_(ids))
         at = COLUMNS.index(OCCURRED_AT)
+        rows = [tuple(row) for row in conn.execute(query)]
         return [
             dict(zip(COLUMNS, (*r[:at], _read_time(r[at]), *r[at + 1 :]), strict=True))
-            for r in conn.execute(query).tuples()
+            for r in rows
         ]
 
     def dispose(self) -> None:
