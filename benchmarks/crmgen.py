@@ -5,7 +5,8 @@ Different feature kinds (log-normal revenue, Poisson visit counts, a 25-level Zi
 ordinal plan with missing values, a cyclic tenure effect, pure-noise columns), a different
 nonlinear truth, and two dials the bundled generator lacks: the achievable (oracle) AUC and the
 base rate, each reached by bisection on a reference sample. A concept change redraws the
-categorical effects and reverses the engagement effects from ``drift_month`` on. Outcome events
+categorical effects and reverses the engagement effects from ``drift_month`` on, at the same
+base rate. Outcome events
 use other delays, other outcome words, and a share of lost deals that are never recorded.
 """
 
@@ -32,7 +33,7 @@ class CrmSpec:
     base_rate: float = 0.12
     auc: float = 0.80
     seed: int = 0
-    start: str = "2024-03-01"
+    start: str = "2022-01-01"  # + at most 36 months: the whole history lies in the past
     drift_month: int = 12
     concept: float = 0.0
     flip: float = 0.0
@@ -69,7 +70,11 @@ def true_probability(leads: pd.DataFrame, spec: CrmSpec) -> np.ndarray:
     mean, sd = _moments()
     early = (_score(leads, world=0) - mean) / sd
     late = (_score(leads, world=1) - mean) / sd
-    z = scale * ((1 - blend) * early + blend * late) + intercept
+    # A concept change moves the ranking, not the base rate: the late world's log-odds are
+    # shifted so that its won rate is the early one's (a base-rate change is its own scenario).
+    late_intercept = _late_intercept(spec.auc, spec.base_rate, spec.concept)
+    z = scale * ((1 - blend) * early + blend * late) + (1 - blend) * intercept
+    z = z + blend * late_intercept
     return np.asarray(1 / (1 + np.exp(-z)), dtype=np.float64)
 
 
@@ -151,6 +156,16 @@ def _dials(auc: float, base_rate: float) -> tuple[float, float]:
         low, high = (scale, high) if got < auc else (low, scale)
     scale = (low + high) / 2
     return scale, _intercept(scale * z, base_rate)
+
+
+@lru_cache(maxsize=64)
+def _late_intercept(auc: float, base_rate: float, concept: float) -> float:
+    """The intercept that gives the fully changed world (at ``concept``) the same base rate."""
+    scale, _ = _dials(auc, base_rate)
+    mean, sd = _moments()
+    early = (_score(_reference(), world=0) - mean) / sd
+    late = (_score(_reference(), world=1) - mean) / sd
+    return _intercept(scale * ((1 - concept) * early + concept * late), base_rate)
 
 
 def _intercept(z: np.ndarray, base_rate: float) -> float:
