@@ -21,9 +21,11 @@ challenger is truly better when its fresh AUC beats the champion's by more than 
 worse when it trails by more than 0.005.
 
 Right answers: a scenario with a cause that must stop the loop must block: shuffled outcomes,
-flipped CRM outcome events (a CRM feed that wrong is a fault a person must fix), strong
-covariate drift (bundled), and a holdout with fewer leads of the rarer outcome than the policy
-needs to decide. Otherwise promote is right when the challenger is truly better; keep is right
+flipped CRM outcome events (a CRM feed that wrong is a fault a person must fix), and a holdout
+with fewer leads of the rarer outcome than the policy needs to decide. Strong covariate drift
+is judged by the truth like any change of the world: the holdout is the drifted period, so a
+challenger proven there is promoted with the drift named, and one not proven is blocked for
+review (a block there counts as a false block only when the challenger was truly better). Otherwise promote is right when the challenger is truly better; keep is right
 unless the challenger was better by at least 0.01 and by at least what its holdout can prove 4
 times in 5 (80% power at the gate's level, from the run's own DeLong standard error: a gain
 below that no test at that level can be expected to prove, so keeping is what the data allow;
@@ -148,7 +150,7 @@ def bundled_grid(quick: bool) -> list[Scenario]:
             ("concept 1.0", "concept", replace(base, concept_drift=1.0), False, False),
             ("base rate +0.8", "clean", replace(base, base_rate_shift=0.8), False, False),
             ("covariate 0.3", "clean", replace(base, covariate_drift=0.3), False, False),
-            ("covariate 1.0", "covariate", replace(base, covariate_drift=1.0), False, True),
+            ("covariate 1.0", "covariate", replace(base, covariate_drift=1.0), False, False),
             ("tiny 1k", "clean", replace(base, n_leads=1_000), False, False),
             ("tiny 2.5k", "clean", replace(base, n_leads=2_500), False, False),
         ]

@@ -207,7 +207,13 @@ def _world_changed(ev: Evidence, policy: GateConfig) -> bool:
 
 def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     """Severe drift in one of the champion's top features (ranked by mean |contribution|, as
-    in the report) blocks; severe drift elsewhere is named, never hidden."""
+    in the report) blocks, unless the challenger has proven itself on the drifted leads; severe
+    drift elsewhere is named, never hidden.
+
+    The holdout is the newest labelled period, so a challenger whose gain is proven there was
+    judged on the very population that moved: the drift then explains why the champion fell
+    behind (a changed market), and is named in the reasons rather than stopping the loop.
+    """
     if ev.drift is None:
         detail = "Not run: the champion stores no drift reference, or there are no new leads."
         return Outcome(None, 0.0, None, detail)
@@ -215,12 +221,20 @@ def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     severe = ev.drift.severe()
     in_top = [name for name in severe if name in top]
     elsewhere = [name for name in severe if name not in top]
-    ok = not in_top or not policy.block_on_drift
+    proven = _world_changed(ev, policy)
+    ok = not in_top or not policy.block_on_drift or proven
     ranked = f"the champion's top {len(top)} features by mean |contribution|: {', '.join(top)}"
-    if in_top:
+    if in_top and proven:
+        detail = (
+            f"Explained by a changed world: severe drift in top feature(s) {', '.join(in_top)} "
+            f"({ranked}); the challenger, judged on these newest leads, ranks them clearly "
+            "better."
+        )
+    elif in_top:
         detail = (
             f"Severe drift in top feature(s) {', '.join(in_top)} ({ranked}): the newest leads no "
-            "longer look like the champion's training data; review before promoting."
+            "longer look like the champion's training data and the challenger has not proven "
+            "itself on them; review before promoting."
         )
     else:
         detail = f"No severe drift in {ranked}."

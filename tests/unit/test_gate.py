@@ -168,3 +168,23 @@ def test_label_checks_not_assessed_show_not_run() -> None:
     checks = {c.name: c for c in decide(_evidence(), POLICY).checks}
     for name in ("no_signal", "champion_fit", "suspicious_share", "history_agreement"):
         assert checks[name].passed is None and checks[name].detail.startswith("Not run")
+
+
+def test_drift_in_a_top_feature_is_explained_by_a_proven_gain() -> None:
+    """It promotes a challenger proven better on the drifted newest leads, naming the drift,
+    and blocks for review when no gain is proven there."""
+    top = ["web_visits_30d", "b"]
+    proven = _evidence(
+        drift=_drift("web_visits_30d"), top_features=top, label_quality=_labels(fit=True)
+    )
+    decision = decide(proven, POLICY)
+    assert decision.verdict == "promote"
+    assert any("web_visits_30d" in r for r in decision.reasons)
+    unproven = _evidence(
+        gain=0.0,
+        lower=-0.02,
+        drift=_drift("web_visits_30d"),
+        top_features=top,
+        label_quality=_labels(fit=True),
+    )
+    assert decide(unproven, POLICY).verdict == "block"
