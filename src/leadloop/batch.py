@@ -6,6 +6,7 @@ when every row is scored (a failure leaves no half-written file).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
 from leadloop.errors import InputError, RegistryError
+from leadloop.model.forest import compile_forest
 from leadloop.scoring import SCORE_SCHEMA, Scorer
 from leadloop.tracking import Tracker
 
@@ -34,8 +36,18 @@ class BatchResult:
     seconds: float
 
 
-def load_scorer(settings: Settings, ref: str = "champion", *, reasons: int | None = None) -> Scorer:
-    """The registered model ``ref`` (a version number or an alias) ready to score."""
+def load_scorer(
+    settings: Settings,
+    ref: str = "champion",
+    *,
+    reasons: int | None = None,
+    service: bool = False,
+) -> Scorer:
+    """The registered model ``ref`` (a version number or an alias) ready to score.
+
+    With ``scoring.compile: always`` its trees are compiled now; for a ``service`` (unless
+    ``never``) they are compiled in the background while LightGBM scores the first requests.
+    """
     tracker = Tracker(settings)
     if not tracker.store_exists():
         raise RegistryError(
@@ -46,12 +58,38 @@ def load_scorer(settings: Settings, ref: str = "champion", *, reasons: int | Non
             f"model '{settings.tracking.model_name}' has no champion yet: run `leadloop run` first"
         )
     registered = tracker.load(ref)
-    return Scorer(
+    scorer = Scorer(
         registered.model,
         registered.version,
         tuple(settings.evaluation.grade_cutoffs),
         settings.serve.reasons if reasons is None else reasons,
     )
+    mode = settings.scoring.compile
+    if service and mode != "never":
+        use_compiled_trees(scorer, settings, background=True)
+    elif mode == "always":
+        use_compiled_trees(scorer, settings)
+    return scorer
+
+
+def use_compiled_trees(scorer: Scorer, settings: Settings, *, background: bool = False) -> None:
+    """Swap compiled trees into the scorer's model: from ``scoring.cache_dir``, compiled there
+    first when missing; LightGBM stays where lleaves is not installed (a log line says so)."""
+    model = scorer.model
+    if model.forest.engine != "lightgbm":
+        return
+    cache_dir = settings.resolve(settings.scoring.cache_dir)
+    label = f"{settings.tracking.model_name}-v{scorer.version}"
+
+    def swap() -> None:
+        forest = compile_forest(model.booster.model_to_string(), cache_dir=cache_dir, label=label)
+        if forest is not None:
+            model.forest = forest  # one reference assignment: requests in flight are unaffected
+
+    if background:
+        threading.Thread(target=swap, name="compile-trees", daemon=True).start()
+    else:
+        swap()
 
 
 def score_file(
@@ -74,8 +112,13 @@ def score_file(
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     grades: dict[str, int] = {}
     rows = 0
+    pending = settings.scoring.compile == "auto"
+    many = settings.scoring.compile_rows
     with io.TableWriter(target) as writer:
         for raw in chunks:
+            if pending and (rows >= many or (chunks.total_rows or 0) > many):
+                use_compiled_trees(scorer, settings)  # worth its seconds on many leads
+                pending = False
             try:
                 frame = prepare_to_score(raw, settings.leads, source=str(source))
                 table = scorer.score_table(frame, scored_at=scored_at, source=str(source))

@@ -201,6 +201,19 @@ class ServeConfig(_Section):
     docs: bool = True
 
 
+class ScoringConfig(_Section):
+    """How scores are computed: compiled trees (``pip install 'leadloop[fast]'``) or LightGBM.
+
+    ``compile: auto`` compiles a model's trees for batches of more than ``compile_rows`` leads
+    and, in the background, for the service; ``always`` for every scorer; ``never`` keeps
+    LightGBM. Compiled trees are cached per model version in ``cache_dir``.
+    """
+
+    compile: Literal["auto", "always", "never"] = "auto"
+    compile_rows: int = Field(default=100_000, ge=0)
+    cache_dir: Path = Path(".leadloop/compiled")
+
+
 class LabelsConfig(_Section):
     """Point-in-time labelling: the cutoff and what happens to leads with no outcome."""
 
@@ -311,6 +324,7 @@ class Settings(_Section):
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
     serve: ServeConfig = ServeConfig()
+    scoring: ScoringConfig = ScoringConfig()
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING))
     reports_dir: Path = Path("reports")
     base_dir: Path = Path(".")

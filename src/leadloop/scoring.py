@@ -7,7 +7,6 @@ files; the record path serves the API and never builds a DataFrame.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,13 +58,13 @@ class Scorer:
             name: frame[name].to_numpy(dtype=object) for name in self.model.encoder.feature_names_
         }
         scores = score_matrix(
-            self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
+            self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons, as_json=True
         )
         n = len(frame)
         reasons = (
             pa.repeat("[]", n)
-            if scores.reasons is None
-            else pa.array([json.dumps(r) for r in scores.reasons], pa.string())
+            if scores.reasons_json is None
+            else pa.array(scores.reasons_json, pa.string())
         )
         return pa.table(
             [

@@ -387,6 +387,19 @@ def publish_dir(staged: Path, final: Path) -> None:
     os.replace(staged, final)
 
 
+def publish_dir_once(staged: Path, final: Path) -> bool:
+    """Move a staging directory to ``final`` unless another process already put one there
+    (then drop ours): for caches that several processes may fill at once."""
+    try:
+        os.replace(staged, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        discard_dir(staged)
+        return False
+    return True
+
+
 def copy_dir(source: Path, target: Path) -> None:
     """Replace ``target`` with a copy of ``source``, via a staging copy beside it."""
     staged = staging_dir(target)

@@ -10,6 +10,7 @@ flat around a lead, the booster's own probability curve sets the scale instead).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,6 @@ from leadloop.model.train import LeadModel
 
 GRADES = ("A", "B", "C", "D")
 MIN_POINTS = 0.5  # a factor worth less than half a point is not a reason
-FEW_ROWS = 256
 _SLOPE_STEP = 0.05  # margin step for the local slope where a lead sits at the baseline
 
 
@@ -34,7 +34,8 @@ class Scores:
     probability: np.ndarray
     score: np.ndarray
     grade: np.ndarray
-    reasons: list[list[dict[str, Any]]] | None  # None: not asked for
+    reasons: list[list[dict[str, Any]]] | None  # None: not asked for (or given as JSON)
+    reasons_json: list[str] | None = None  # each lead's reasons as a JSON array
 
 
 def score_matrix(
@@ -44,25 +45,26 @@ def score_matrix(
     *,
     cutoffs: Sequence[float],
     reasons: int,
+    as_json: bool = False,
 ) -> Scores:
     """Score encoded leads; ``values`` holds each feature's raw values, for the reasons' words.
 
-    With ``reasons`` 0 the booster predicts plainly (fast); otherwise it computes TreeSHAP
-    contributions, whose sum is the margin, so one pass gives both.
+    The probability comes from the forest's margin (compiled trees where available); with
+    ``reasons`` the exact TreeSHAP contributions are computed too, and each lead's top factors
+    are listed, as dictionaries or (``as_json``, for files) as the JSON text of that list.
     """
-    # A few rows are faster on one thread: waking the others costs more than it saves.
-    threads: dict[str, Any] = {"num_threads": 1} if len(matrix) <= FEW_ROWS else {}
-    if reasons == 0 or len(matrix) == 0:
-        raw = model.booster.predict(matrix, raw_score=True, **threads)
-        proba = model.calibrator.predict(np.asarray(raw, dtype=np.float64))
-        return Scores(proba, to_score(proba), to_grade(proba, cutoffs), None)
-    contrib = np.asarray(model.booster.predict(matrix, pred_contrib=True, **threads), dtype=float)
-    margin = contrib.sum(axis=1)
+    margin = model.forest.margin(matrix)
     proba = model.calibrator.predict(margin)
+    score, grade = to_score(proba), to_grade(proba, cutoffs)
+    if reasons == 0 or len(matrix) == 0:
+        return Scores(proba, score, grade, None)
+    contrib = model.explainer.contributions(matrix)
     points = _points(model, contrib, margin)
     words = [_Words(feat, values.get(feat.name, ())) for feat in model.encoder.features_]
-    listed = [_top_reasons(row, words, i, reasons) for i, row in enumerate(points)]
-    return Scores(proba, to_score(proba), to_grade(proba, cutoffs), listed)
+    picks = _picks(points, reasons)
+    if as_json:
+        return Scores(proba, score, grade, None, [_json_row(row, words) for row in picks])
+    return Scores(proba, score, grade, [_dict_row(row, words) for row in picks])
 
 
 def to_score(proba: np.ndarray) -> np.ndarray:
@@ -101,9 +103,26 @@ class _Words:
     def __init__(self, feat: Feature, values: Sequence[Any] | np.ndarray) -> None:
         self.name = feat.name
         self.label = feat.name.replace("_", " ").strip()
+        self.name_json = json.dumps(self.name)
+        self.label_json = json.dumps(self.label)[1:-1]
         self.feat = feat
         self.values = values
         self.known = set(feat.categories)
+        self._json: dict[tuple[type, Any], str] = {}
+
+    def value_json(self, row: int) -> str:
+        """``value(row)`` escaped for a JSON string (without quotes), cached per raw value."""
+        raw = self.values[row] if row < len(self.values) else None
+        try:
+            key = (type(raw), raw)
+            found = self._json.get(key)
+        except TypeError:  # an unhashable value
+            return json.dumps(self.value(row))[1:-1]
+        if found is None:
+            found = json.dumps(self.value(row))[1:-1]
+            if not (isinstance(raw, float) and raw != raw):  # NaNs never match a dict key
+                self._json[key] = found
+        return found
 
     def value(self, row: int) -> str:
         raw = self.values[row] if row < len(self.values) else None
@@ -119,28 +138,55 @@ class _Words:
         return str(raw)
 
 
-def _top_reasons(
-    points: np.ndarray, words: list[_Words], row: int, count: int
-) -> list[dict[str, Any]]:
-    """The ``count`` largest positive factors, then the ``count`` largest negative ones."""
-    order = np.argsort(-points, kind="stable")
-    positive = [j for j in order[:count] if points[j] >= MIN_POINTS]
-    negative = [j for j in order[::-1][:count] if points[j] <= -MIN_POINTS]
+_Pick = tuple[int, int, float]  # (row, feature, points)
+
+
+def _picks(points: np.ndarray, count: int) -> list[list[_Pick]]:
+    """Per lead, the ``count`` largest positive factors, then the ``count`` largest negative
+    ones (ties in feature order, the negatives' in reverse), each worth half a point or more."""
+    order = np.argsort(-points, axis=1, kind="stable")
+    chosen = np.concatenate([order[:, :count], order[:, ::-1][:, :count]], axis=1)
+    worth = np.take_along_axis(points, chosen, axis=1)
+    keep = np.concatenate([worth[:, :count] >= MIN_POINTS, worth[:, count:] <= -MIN_POINTS], axis=1)
+    rows = []
+    for i, (feats, pts, kept) in enumerate(
+        zip(chosen.tolist(), worth.tolist(), keep.tolist(), strict=True)
+    ):
+        rows.append([(i, j, p) for j, p, k in zip(feats, pts, kept, strict=True) if k])
+    return rows
+
+
+def _dict_row(picks: list[_Pick], words: list[_Words]) -> list[dict[str, Any]]:
     out = []
-    for j in positive + negative:
+    for row, j, points in picks:
         w = words[j]
         value = w.value(row)
-        shown = round(float(points[j]))
+        shown = round(points)
         unit = "point" if abs(shown) == 1 else "points"
         out.append(
             {
                 "feature": w.name,
                 "value": value,
-                "points": round(float(points[j]), 1),
+                "points": round(points, 1),
                 "text": f"{w.label} = {value}: {shown:+d} {unit}",
             }
         )
     return out
+
+
+def _json_row(picks: list[_Pick], words: list[_Words]) -> str:
+    """``json.dumps(_dict_row(...))``, written directly (the same text, several times faster)."""
+    parts = []
+    for row, j, points in picks:
+        w = words[j]
+        value = w.value_json(row)
+        shown = round(points)
+        unit = "point" if abs(shown) == 1 else "points"
+        parts.append(
+            f'{{"feature": {w.name_json}, "value": "{value}", "points": {round(points, 1)!r}, '
+            f'"text": "{w.label_json} = {value}: {shown:+d} {unit}"}}'
+        )
+    return "[" + ", ".join(parts) + "]"
 
 
 def _yes_no(raw: Any) -> str:

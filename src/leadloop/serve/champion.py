@@ -53,7 +53,7 @@ class ChampionWatcher:
                 version = self.tracker.alias_version("champion")
                 if version is None or (self.current and self.current.scorer.version == version):
                     return False
-                scorer = load_scorer(self.settings, version)
+                scorer = load_scorer(self.settings, version, service=True)
                 card = self.tracker.model_card(version)
             except LeadloopError as err:
                 log.warning("could not load the champion: %s", err)
