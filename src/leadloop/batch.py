@@ -17,7 +17,7 @@ import pandas as pd
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
-from leadloop.errors import InputError, RegistryError
+from leadloop.errors import ConfigError, InputError, RegistryError
 from leadloop.model.forest import compile_forest
 from leadloop.scoring import SCORE_SCHEMA, Scorer
 from leadloop.tracking import Tracker
@@ -100,8 +100,16 @@ def score_file(
     scorer: Scorer,
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[float], None] | None = None,
+    engine: str = "local",
 ) -> BatchResult:
-    """Score every lead in ``source`` (CSV or Parquet) into ``target`` (CSV or Parquet)."""
+    """Score every lead in ``source`` (CSV or Parquet) into ``target`` (CSV or Parquet).
+
+    ``engine="spark"`` scores on Spark instead (``leadloop.spark``): Parquet or Spark tables.
+    """
+    if engine == "spark":
+        return _score_on_spark(settings, source, target, scorer=scorer)
+    if engine != "local":
+        raise ConfigError(f"unknown scoring engine '{engine}': use local or spark")
     started = time.perf_counter()
     if target.resolve() == source.resolve():
         raise InputError(
@@ -135,3 +143,19 @@ def score_file(
     return BatchResult(
         target, rows, scorer.version, dict(sorted(grades.items())), time.perf_counter() - started
     )
+
+
+def _score_on_spark(
+    settings: Settings, source: Path, target: Path, *, scorer: Scorer
+) -> BatchResult:
+    """Score on a Spark session started (and stopped) for this run."""
+    from leadloop import spark
+
+    session = spark.spark_session()
+    try:
+        done = spark.score_on_spark(
+            settings, str(source), str(target), scorer=scorer, spark=session
+        )
+    finally:
+        session.stop()
+    return BatchResult(Path(done.output), done.rows, done.model_version, done.grades, done.seconds)

@@ -178,6 +178,13 @@ def score(
     ),
     config: ConfigOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local: in this process; spark: on Spark through MLflow's spark_udf "
+            "(pip install 'leadloop[spark]'; Parquet paths or Spark table names)."
+        ),
+    ] = "local",
 ) -> None:
     """Score a file of leads with the champion (or --model): probability, score, grade, reasons."""
     settings = _guard(lambda: _settings(config))
@@ -197,6 +204,7 @@ def score(
                 scorer=scorer,
                 chunk_rows=chunk_rows,
                 progress=lambda done: bar.update(task, completed=done),
+                engine=engine,
             )
         )
     grades = ", ".join(f"{g}: {n:,}" for g, n in result.grades.items()) or "none"

@@ -14,7 +14,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from leadloop.data.timestamps import parse_timestamps
 from leadloop.errors import InputError
+from leadloop.features import FeatureEncoder
 from leadloop.model.explain import score_matrix
 from leadloop.model.train import LeadModel
 
@@ -68,7 +70,7 @@ class Scorer:
         )
         return pa.table(
             [
-                pa.array(frame["lead_id"].astype(str), pa.string()),
+                pa.array(frame["lead_id"].astype("string"), pa.string(), from_pandas=True),
                 pa.array(scores.probability, pa.float64()),
                 pa.array(scores.score, pa.int64()),
                 pa.array(scores.grade, pa.string()),
@@ -78,6 +80,21 @@ class Scorer:
             ],
             schema=SCORE_SCHEMA,
         )
+
+    def score_frame(
+        self,
+        frame: pd.DataFrame,
+        *,
+        scored_at: pd.Timestamp,
+        date_formats: Mapping[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """Score any table of leads as the service scores JSON leads (the MLflow model's
+        ``predict``): a missing column is a missing value, timestamps may be text."""
+        prepared = prepare_leads(frame, self.model.encoder, date_formats=date_formats)
+        table = self.score_table(prepared, scored_at=scored_at, source="model input")
+        out: pd.DataFrame = table.to_pandas()
+        out["scored_at"] = scored_at.isoformat(timespec="seconds")
+        return out
 
     def score_records(
         self, records: Sequence[Mapping[str, Any]], *, now: pd.Timestamp
@@ -107,6 +124,33 @@ class Scorer:
             }
             for i, record in enumerate(records)
         ]
+
+
+def prepare_leads(
+    frame: pd.DataFrame,
+    encoder: FeatureEncoder,
+    *,
+    date_formats: Mapping[str, str] | None = None,
+    source: str = "model input",
+) -> pd.DataFrame:
+    """Leads as the service takes them: ``lead_id`` as text (or missing), every feature column
+    present (absent ones missing), ``created_at`` and datetime features parsed from text."""
+    formats = dict(date_formats or {})
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    ids = frame["lead_id"] if "lead_id" in frame.columns else pd.Series([None] * len(frame))
+    out["lead_id"] = ids.reset_index(drop=True).astype("string").str.strip()
+    stamped = [f.name for f in encoder.features_ if f.kind == "datetime"]
+    for name in ["created_at", *stamped]:
+        if name in frame.columns and name not in out.columns:
+            values = frame[name].reset_index(drop=True)
+            out[name] = parse_timestamps(
+                values, column=name, source=source, date_format=formats.get(name)
+            ).to_numpy()
+    for feat in encoder.features_:
+        if feat.name not in out.columns:
+            present = feat.name in frame.columns
+            out[feat.name] = frame[feat.name].reset_index(drop=True) if present else None
+    return out
 
 
 def _which_lead(records: Sequence[Mapping[str, Any]], err: InputError) -> str:

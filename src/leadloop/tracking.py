@@ -29,7 +29,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, DataType, Schema, TensorSpec
+from mlflow.types.schema import AnyType
 
 import leadloop
 from leadloop.config import Settings
@@ -37,6 +38,7 @@ from leadloop.data import io
 from leadloop.errors import RegistryError
 from leadloop.locking import registry_lock
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel, TrainResult
+from leadloop.scoring import Scorer
 
 log = logging.getLogger(__name__)
 REGISTRY_ENV = "MLFLOW_REGISTRY_URI"  # what mlflow.set_registry_uri exports
@@ -254,6 +256,19 @@ class Tracker:
         client = self._client()
         return _version_facts(client, client.get_model_version(self.name, version))
 
+    def spark_udf(
+        self, spark: Any, version: str, *, result_type: str, model_config: Mapping[str, Any]
+    ) -> Any:
+        """MLflow's Spark UDF of registered version ``version``, in this Python environment."""
+        with _tracking_uri(self.uri), _quiet():
+            return mlflow.pyfunc.spark_udf(
+                spark,
+                f"models:/{self.name}/{version}",
+                result_type=result_type,
+                env_manager="local",
+                model_config=dict(model_config),
+            )
+
     def _log_model(self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str) -> str:
         with (
             mlflow.start_run(
@@ -261,7 +276,7 @@ class Tracker:
                 run_name=f"train_{item.role}",
                 nested=True,
                 tags={**tags, "pipeline_stage": f"train_{item.role}"},
-            ),
+            ) as run,
             tempfile.TemporaryDirectory() as tmp,
         ):
             mlflow.log_params({f"lgbm_{k}": v for k, v in item.result.params.items()})
@@ -274,24 +289,72 @@ class Tracker:
                 }
             )
             io.write_texts(item.result.model.to_artifacts(), Path(tmp))
-            proba = pd.DataFrame({"probability": item.result.model.predict_proba(item.sample)})
-            with _quiet():
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=str(PYFUNC_CODE),
-                    artifacts={name: str(Path(tmp) / name) for name in (MODEL_FILE, ENCODING_FILE)},
-                    code_paths=[str(Path(leadloop.__file__).parent)],
-                    signature=_signature(item.sample, proba),
-                    pip_requirements=PIP_REQUIREMENTS,
-                    registered_model_name=self.name,
-                )
-        version = str(info.registered_model_version)
+            # The version is registered first so that the logged model knows it: its
+            # predictions carry model_version like the service's (see model/pyfunc.py).
+            logged = mlflow.initialize_logged_model(
+                name="model", source_run_id=run.info.run_id, experiment_id=experiment_id
+            )
+            version = self._register(logged.model_id, run.info.run_id)
+            config = self._model_config(version)
+            try:
+                self._save_pyfunc(item, Path(tmp), logged.model_id, config)
+            except BaseException:
+                self._client().delete_model_version(self.name, version)
+                raise
         client = self._client()
         for key in ("data_version", "git_commit", "leadloop_run"):
             if key in tags:
                 client.set_model_version_tag(self.name, version, key, tags[key])
         client.set_model_version_tag(self.name, version, "trained_as", item.role)
         return version
+
+    def _register(self, model_id: str, run_id: str) -> str:
+        """A new version of the registered model for the logged model ``model_id``."""
+        client = self._client()
+        try:
+            client.create_registered_model(self.name)
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        mv = client.create_model_version(
+            self.name, source=f"models:/{model_id}", run_id=run_id, model_id=model_id
+        )
+        return str(mv.version)
+
+    def _model_config(self, version: str) -> dict[str, Any]:
+        """What the logged model needs to write the service's score records."""
+        return {
+            "model_name": self.name,
+            "model_version": version,
+            "grade_cutoffs": list(self.settings.evaluation.grade_cutoffs),
+            "reasons": self.settings.serve.reasons,
+            "date_formats": dict(self.settings.leads.date_formats),
+            "compiled_dir": "",  # where a caller wants compiled trees cached ("": LightGBM)
+        }
+
+    def _save_pyfunc(
+        self, item: ModelToLog, files: Path, model_id: str, config: dict[str, Any]
+    ) -> None:
+        model = item.result.model
+        scorer = Scorer(
+            model, config["model_version"], tuple(config["grade_cutoffs"]), config["reasons"]
+        )
+        sample = item.sample.reset_index(drop=True)
+        if "lead_id" not in sample.columns:
+            sample.insert(0, "lead_id", [f"L-{i + 1}" for i in range(len(sample))])
+        stamp = pd.Timestamp.now(tz="UTC").floor("s")
+        records = scorer.score_frame(sample, scored_at=stamp)
+        with _quiet():
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={name: str(files / name) for name in (MODEL_FILE, ENCODING_FILE)},
+                code_paths=[str(Path(leadloop.__file__).parent)],
+                signature=_signature(sample, records, reasons=config["reasons"]),
+                pip_requirements=PIP_REQUIREMENTS,
+                model_config=config,
+                model_id=model_id,
+            )
 
     def _experiment(self) -> str:
         name = self.settings.tracking.experiment
@@ -358,17 +421,20 @@ def _evaluate_metrics(client: MlflowClient, parent: str) -> dict[str, float]:
     return {k: float(v) for k, v in children[0].data.metrics.items()}
 
 
-def _signature(sample: pd.DataFrame, proba: pd.DataFrame) -> ModelSignature:
-    """Input columns typed from a sample, every one optional: leads may miss any value."""
+def _signature(sample: pd.DataFrame, records: pd.DataFrame, *, reasons: int) -> ModelSignature:
+    """Input columns typed from a sample, every one optional: leads may miss any value; the
+    score records as outputs; ``reasons`` as a parameter. Timestamps are of any type: they may
+    come as text, as the service takes them (the model parses them)."""
     plain = sample.copy()
     for column in plain.columns:
         if isinstance(plain[column].dtype, pd.StringDtype):
             plain[column] = plain[column].astype(object)
-    inferred = infer_signature(plain, proba)
+    inferred = infer_signature(plain, records, params={"reasons": reasons})
     columns: list[ColSpec | TensorSpec] = [
-        ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs
+        ColSpec(_any() if c.type == DataType.datetime else c.type, c.name, required=False)
+        for c in inferred.inputs.inputs
     ]
-    return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
+    return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs, params=inferred.params)
 
 
 @contextmanager
@@ -400,3 +466,7 @@ def _tracking_uri(uri: str) -> Iterator[None]:
         mlflow.set_registry_uri(previous_registry or "")  # "": follow the tracking URI again
         if previous_registry is None:
             os.environ.pop(REGISTRY_ENV, None)
+
+
+def _any() -> AnyType:
+    return AnyType()  # type: ignore[no-untyped-call]
