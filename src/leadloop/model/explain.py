@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from leadloop.drift import grade_index
-from leadloop.features import Feature
+from leadloop.features import Feature, FeatureEncoder
 from leadloop.model.train import LeadModel
 
 GRADES = ("A", "B", "C", "D")
@@ -60,7 +61,11 @@ def score_matrix(
         return Scores(proba, score, grade, None)
     contrib = model.explainer.contributions(matrix)
     points = _points(model, contrib, margin)
-    words = [_Words(feat, values.get(feat.name, ())) for feat in model.encoder.features_]
+    labels = _labels(model.encoder)
+    words = [
+        _Words(feat, label, values.get(feat.name, ()))
+        for feat, label in zip(model.encoder.features_, labels, strict=True)
+    ]
     picks = _picks(points, reasons)
     if as_json:
         return Scores(proba, score, grade, None, [_json_row(row, words) for row in picks])
@@ -85,7 +90,8 @@ def _points(model: LeadModel, contrib: np.ndarray, margin: np.ndarray) -> np.nda
     upper = np.where(flat, base + _SLOPE_STEP, margin)
     lower = np.where(flat, base - _SLOPE_STEP, base)
     run = np.where(flat, 2 * _SLOPE_STEP, gap)
-    rise = 100 * (model.calibrator.predict(upper) - model.calibrator.predict(lower))
+    both = model.calibrator.predict(np.concatenate([upper, lower]))
+    rise = 100 * (both[: len(upper)] - both[len(upper) :])
     # Inside one flat step of an isotonic calibration the score does not move at all; the
     # booster's own probability curve then gives the scale, so the reasons do not vanish.
     raw_rise = 100 * (_sigmoid(upper) - _sigmoid(lower))
@@ -97,17 +103,31 @@ def _sigmoid(margin: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-margin)))
 
 
-class _Words:
-    """A feature's label and its values as a sales rep reads them."""
+class _Label:
+    """A feature's name and label, plain and JSON-escaped, and its known categories."""
 
-    def __init__(self, feat: Feature, values: Sequence[Any] | np.ndarray) -> None:
+    def __init__(self, feat: Feature) -> None:
         self.name = feat.name
         self.label = feat.name.replace("_", " ").strip()
         self.name_json = json.dumps(self.name)
         self.label_json = json.dumps(self.label)[1:-1]
+        self.known = frozenset(feat.categories)
+
+
+@lru_cache(maxsize=16)
+def _labels(encoder: FeatureEncoder) -> tuple[_Label, ...]:
+    """Per feature, its label (an encoder is fitted once: computed once per model)."""
+    return tuple(_Label(feat) for feat in encoder.features_)
+
+
+class _Words:
+    """A feature's label and its values as a sales rep reads them."""
+
+    def __init__(self, feat: Feature, label: _Label, values: Sequence[Any] | np.ndarray) -> None:
+        self.name, self.label, self.known = label.name, label.label, label.known
+        self.name_json, self.label_json = label.name_json, label.label_json
         self.feat = feat
         self.values = values
-        self.known = set(feat.categories)
         self._json: dict[tuple[type, Any], str] = {}
 
     def value_json(self, row: int) -> str:
@@ -144,15 +164,13 @@ _Pick = tuple[int, int, float]  # (row, feature, points)
 def _picks(points: np.ndarray, count: int) -> list[list[_Pick]]:
     """Per lead, the ``count`` largest positive factors, then the ``count`` largest negative
     ones (ties in feature order, the negatives' in reverse), each worth half a point or more."""
-    order = np.argsort(-points, axis=1, kind="stable")
-    chosen = np.concatenate([order[:, :count], order[:, ::-1][:, :count]], axis=1)
-    worth = np.take_along_axis(points, chosen, axis=1)
-    keep = np.concatenate([worth[:, :count] >= MIN_POINTS, worth[:, count:] <= -MIN_POINTS], axis=1)
     rows = []
-    for i, (feats, pts, kept) in enumerate(
-        zip(chosen.tolist(), worth.tolist(), keep.tolist(), strict=True)
-    ):
-        rows.append([(i, j, p) for j, p, k in zip(feats, pts, kept, strict=True) if k])
+    columns = range(points.shape[1])
+    for i, row in enumerate(points.tolist()):
+        order = sorted(columns, key=lambda j: -row[j])  # stable, like a stable argsort
+        up = [(i, j, row[j]) for j in order[:count] if row[j] >= MIN_POINTS]
+        down = [(i, j, row[j]) for j in order[::-1][:count] if row[j] <= -MIN_POINTS]
+        rows.append(up + down)
     return rows
 
 

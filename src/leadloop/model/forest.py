@@ -26,6 +26,7 @@ import numpy as np
 from leadloop.data import io
 
 log = logging.getLogger(__name__)
+CORES = os.cpu_count() or 1  # looked up once: the call is slow in some containers
 
 FEW_ROWS = 256  # fewer rows are faster on one thread: waking the others costs more
 MODEL_TEXT = "model.txt"
@@ -64,7 +65,7 @@ class CompiledForest:
         self.path = path
 
     def margin(self, matrix: np.ndarray) -> np.ndarray:
-        jobs = 1 if len(matrix) <= FEW_ROWS else (os.cpu_count() or 1)
+        jobs = 1 if len(matrix) <= FEW_ROWS else CORES
         return np.asarray(self.compiled.predict(matrix, n_jobs=jobs), dtype=np.float64)
 
 

@@ -26,6 +26,7 @@ import lightgbm as lgb
 import numpy as np
 
 log = logging.getLogger(__name__)
+CORES = os.cpu_count() or 1  # looked up once: the call is slow in some containers
 
 try:
     from leadloop.model import _treeshap
@@ -100,7 +101,7 @@ class TreeShap:
         out = np.zeros((len(matrix), self.n_features + 1), dtype=np.float64)
         out[:, -1] = self.bias
         n = len(matrix)
-        workers = min(threads or os.cpu_count() or 1, max(1, n // ROWS_PER_THREAD))
+        workers = min(threads or CORES, max(1, n // ROWS_PER_THREAD))
         run = self._runner(matrix, out)
         if workers <= 1:
             run(0, n)
