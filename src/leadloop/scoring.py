@@ -56,9 +56,8 @@ class Scorer:
     def score_table(self, frame: pd.DataFrame, *, scored_at: pd.Timestamp, source: str) -> pa.Table:
         """Score a prepared table (``lead_id``, optional ``created_at``, the features)."""
         matrix = self.model.encoder.transform(frame, source=source)
-        values = {
-            name: frame[name].to_numpy(dtype=object) for name in self.model.encoder.feature_names_
-        }
+        names = self.model.encoder.feature_names_ if self.reasons else []  # words for reasons
+        values = {name: frame[name].to_numpy(dtype=object) for name in names}
         scores = score_matrix(
             self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons, as_json=True
         )
@@ -105,9 +104,8 @@ class Scorer:
             matrix = self.model.encoder.transform_records(records, now=now.tz_localize(None))
         except InputError as err:
             raise InputError(_which_lead(records, err)) from err
-        values = {
-            name: [r.get(name) for r in records] for name in self.model.encoder.feature_names_
-        }
+        names = self.model.encoder.feature_names_ if self.reasons else []  # words for reasons
+        values = {name: [r.get(name) for r in records] for name in names}
         scores = score_matrix(
             self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
         )
