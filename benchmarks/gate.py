@@ -52,7 +52,7 @@ from leadloop.config import Settings, load_settings
 from leadloop.data import io
 from leadloop.data.synthetic import SyntheticSpec, generate, true_probability
 from leadloop.pipeline import run_loop
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 DRIFT_MONTH = 9
 MIN_MINORITY = 30  # the policy's default: fewer leads of the rarer outcome cannot decide
@@ -244,22 +244,20 @@ def run_scenario(scenario: Scenario) -> dict[str, object]:
                 "right": scenario.must_block,
                 "kind": "error",
             }
-        champion = Tracker(settings).alias_version("champion")
-        before = (
-            result.record["versions"]["champion"] if result.decision.verdict != "promote" else None
-        )
+        champion = ModelRegistry(settings).alias_version("champion")
+        before = result.record.versions.champion if result.decision.verdict != "promote" else None
         versions = {
             "champion": before or _previous(settings, champion),
             "challenger": result.challenger_version,
         }
         leads, y = world.fresh()
-        tracker = Tracker(settings)
+        tracker = ModelRegistry(settings)
         fresh = {
             role: float(roc_auc_score(y, tracker.load(v).model.predict_proba(leads)))
             for role, v in versions.items()
         }
     gain = fresh["challenger"] - fresh["champion"]
-    metrics = result.record["metrics"]["challenger"]
+    metrics = result.record.to_dict()["metrics"]["challenger"]
     minority = min(metrics["positives"], metrics["n"] - metrics["positives"])
     tiny = minority < MIN_MINORITY
     row = _judge(scenario.must_block or tiny, result.decision.verdict, gain)
@@ -273,7 +271,7 @@ def run_scenario(scenario: Scenario) -> dict[str, object]:
 
 
 def _previous(settings: Settings, champion: str | None) -> str:
-    client = Tracker(settings)._client()
+    client = ModelRegistry(settings).client()
     mv = client.get_model_version(settings.tracking.model_name, champion)
     return str(mv.tags.get("previous_champion") or champion)
 

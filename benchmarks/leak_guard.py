@@ -23,9 +23,8 @@ sys.path.insert(0, str(ROOT))  # the generated leaky export lives with the tests
 
 from leadloop import dominance, leaks  # noqa: E402
 from leadloop.data import io  # noqa: E402
+from leadloop.data.labels import YoungLeads, young_leads  # noqa: E402
 from leadloop.features import FeatureEncoder  # noqa: E402
-from leadloop.leaks import YoungLeads  # noqa: E402
-from leadloop.pipeline import young_leads  # noqa: E402
 from tests.leaky import labelled, leaky_export  # noqa: E402
 
 BANK = ROOT.parent / "shared" / "datasets" / "bank-marketing" / "bank-full.csv"

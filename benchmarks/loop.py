@@ -51,9 +51,9 @@ def one(n: int) -> dict[str, float]:
         loop_s = time.perf_counter() - started
         truth = pd.read_parquet(root / "data" / "truth.parquet")
         scores = result.holdout_scores.merge(truth, on="lead_id", how="left")
-        training = result.record["training"]
+        training = result.record.to_dict()["training"]
         fits = sum(t["fit_seconds"] for t in training.values())
-        comparison = result.comparison["roc_auc"]
+        comparison = result.record.comparison["roc_auc"]
         return {
             "n": n,
             "generate_s": generate_s,

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
 from leadloop.config import Settings
-from leadloop.drift import DriftReport, DriftThresholds, feature_drift, label_drift, score_shift
+from leadloop.drift import DriftReport, feature_drift, label_drift, score_shift
 from leadloop.evaluate import (
     Metrics,
     bootstrap_recall_difference,
@@ -70,8 +71,8 @@ def assess(
     figures the report shows.
     """
     gate = settings.gate
-    y = scores["label"].to_numpy()
-    champ, chall = scores["champion"].to_numpy(), scores["challenger"].to_numpy()
+    y = scores[LABEL].to_numpy()
+    champ, chall = scores[CHAMPION].to_numpy(), scores[CHALLENGER].to_numpy()
     evidence = Evidence(
         auc=delong_auc_difference(y, champ, chall, confidence=gate.confidence),
         recall=bootstrap_recall_difference(
@@ -83,17 +84,17 @@ def assess(
             resamples=gate.bootstrap_resamples,
             seed=settings.model.seed,
         ),
-        champion_auc=metrics["champion"].roc_auc,
-        challenger_auc=metrics["challenger"].roc_auc,
-        challenger_ece=metrics["challenger"].ece,
-        champion_ece=metrics["champion"].ece,
+        champion_auc=metrics[CHAMPION].roc_auc,
+        challenger_auc=metrics[CHALLENGER].roc_auc,
+        challenger_ece=metrics[CHALLENGER].ece,
+        champion_ece=metrics[CHAMPION].ece,
         ece_noise=ece_noise_floor(
-            metrics["challenger"].n,
-            metrics["challenger"].base_rate,
+            metrics[CHALLENGER].n,
+            metrics[CHALLENGER].base_rate,
             bins=settings.evaluation.calibration_bins,
         ),
-        holdout_positives=metrics["challenger"].positives,
-        holdout_rows=metrics["challenger"].n,
+        holdout_positives=metrics[CHALLENGER].positives,
+        holdout_rows=metrics[CHALLENGER].n,
         top_features=top_features(importance),
         drift=_drift(settings, champion, current),
         label_quality=_label_quality(
@@ -105,8 +106,8 @@ def assess(
         ),
         policy_conflicts=policy_conflicts(champion, challenger),
     )
-    created = labeled["created_at"] if "created_at" in labeled.columns else None
-    months = label_drift(created, labeled["label"].to_numpy()) if created is not None else []
+    created = labeled[CREATED_AT] if CREATED_AT in labeled.columns else None
+    months = label_drift(created, labeled[LABEL].to_numpy()) if created is not None else []
     shift = score_shift(champ, chall, cutoffs=tuple(settings.evaluation.grade_cutoffs))
     return Assessment(evidence, months, shift.to_dict())
 
@@ -129,20 +130,16 @@ def policy_conflicts(champion: LeadModel, challenger: LeadModel) -> dict[str, st
 
 
 def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> DriftReport | None:
-    profile = champion.metadata.get("profile")
+    profile = champion.metadata.profile
     if profile is None or current.empty:
         return None
-    gate = settings.gate
-    thresholds = DriftThresholds(
-        psi_severe=gate.psi_severe, ks_severe=gate.ks_severe, js_severe=gate.js_severe
-    )
     matrix = champion.encoder.transform(current, source="newest leads")
     return feature_drift(
         profile,
         matrix,
         champion.encoder.features_,
-        thresholds=thresholds,
-        reference_scores=champion.metadata.get("score_profile"),
+        thresholds=settings.drift,
+        reference_scores=champion.metadata.score_profile,
         current_scores=champion.predict_matrix(matrix),
     )
 
@@ -152,7 +149,7 @@ def _history_pairs(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     if history_label is None:
         return None
-    return train_rows["label"].to_numpy(dtype=np.float64), history_label
+    return train_rows[LABEL].to_numpy(dtype=np.float64), history_label
 
 
 def _label_quality(
@@ -165,22 +162,17 @@ def _label_quality(
 ) -> LabelQuality:
     """Label checks on the holdout, with the champion's own (uncalibrated booster) probability:
     the isotonic step function is flat at its ends, which would make the null too certain."""
-    gate = settings.gate
     margin = champion.booster.predict(
         champion.encoder.transform(holdout, source="holdout"), raw_score=True
     )
     return assess_labels(
-        scores["label"].to_numpy(),
+        scores[LABEL].to_numpy(),
         champion=1 / (1 + np.exp(-np.asarray(margin, dtype=np.float64))),
-        challenger=scores["challenger"].to_numpy(),
-        lead_ids=scores["lead_id"].to_numpy(),
+        challenger=scores[CHALLENGER].to_numpy(),
+        lead_ids=scores[LEAD_ID].to_numpy(),
         history=history,
-        offsets=champion.metadata.get("label_null"),
+        offsets=champion.metadata.label_null,
         policy=LabelPolicy(
-            confidence=gate.confidence,
-            false_alarm_rate=gate.false_alarm_rate,
-            min_history_kappa=gate.min_history_kappa,
-            draws=gate.null_draws,
-            seed=settings.model.seed,
+            settings.label_quality, confidence=settings.gate.confidence, seed=settings.model.seed
         ),
     )

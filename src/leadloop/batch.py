@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
 from leadloop.errors import ConfigError, InputError, RegistryError
 from leadloop.model.forest import compile_forest
 from leadloop.scoring import SCORE_SCHEMA, Scorer
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 100_000  # rows per chunk when the caller does not say (the CLI says)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class BatchResult:
 
 def load_scorer(
     settings: Settings,
-    ref: str = "champion",
+    ref: str = CHAMPION,
     *,
     reasons: int | None = None,
     service: bool = False,
@@ -48,12 +49,12 @@ def load_scorer(
     With ``scoring.compile: always`` its trees are compiled now; for a ``service`` (unless
     ``never``) they are compiled in the background while LightGBM scores the first requests.
     """
-    tracker = Tracker(settings)
+    tracker = ModelRegistry(settings)
     if not tracker.store_exists():
         raise RegistryError(
             f"no model registry at {settings.tracking_uri()}: run `leadloop run` first"
         )
-    if ref == "champion" and tracker.alias_version("champion") is None:
+    if ref == CHAMPION and tracker.alias_version(CHAMPION) is None:
         raise RegistryError(
             f"model '{settings.tracking.model_name}' has no champion yet: run `leadloop run` first"
         )

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from leadloop.leaks import DOMINANT_CHECK, Finding
+from leadloop.model.params import quick_params
 
 DOMINANT_AUC = 0.714  # Cohen's "large" effect, d = 0.8, as an AUC: Phi(0.8 / sqrt(2))
 DOMINANT_SHARE = 2 / 3  # alone it gives >= 2/3 of the all-feature model's lift over chance
@@ -108,16 +109,7 @@ def _folds(y: np.ndarray, seed: int) -> np.ndarray:
 
 def _model_auc(data: Encoded, folds: np.ndarray, seed: int) -> float:
     """Out-of-fold ROC AUC of a quick LightGBM on every feature."""
-    params = {
-        "objective": "binary",
-        "learning_rate": 0.1,
-        "num_leaves": 15,
-        "min_data_in_leaf": 20 if len(data.y) >= 2_000 else 5,
-        "num_threads": 1,
-        "seed": seed,
-        "deterministic": True,
-        "verbose": -1,
-    }
+    params = quick_params(rows=len(data.y), seed=seed)
     out = np.empty(len(data.y))
     for k in range(FOLDS):
         fit, held = folds != k, folds == k

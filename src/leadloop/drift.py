@@ -31,24 +31,12 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chisquare, kstwobign
 
+from leadloop.config import DriftConfig
 from leadloop.features import Feature
 
 Severity = Literal["none", "moderate", "severe"]
 _SMOOTH = 0.5
 _QUANTILES = np.linspace(0, 1, 101)
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    """Effect-size thresholds for severity, and how p-values are corrected."""
-
-    psi_moderate: float = 0.1
-    psi_severe: float = 0.25
-    ks_severe: float = 0.15
-    js_severe: float = 0.15
-    bins: int = 10
-    p_value_correction: Literal["holm", "bh"] = "holm"
-    alpha: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -81,7 +69,7 @@ class DriftReport:
     prediction: FeatureDrift | None
     n_reference: int
     n_current: int
-    thresholds: DriftThresholds = field(default_factory=DriftThresholds)
+    thresholds: DriftConfig = field(default_factory=DriftConfig)
 
     def severe(self) -> list[str]:
         """Names of features with severe drift."""
@@ -93,7 +81,7 @@ class DriftReport:
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "n_reference": self.n_reference,
             "n_current": self.n_current,
-            "thresholds": asdict(self.thresholds),
+            "thresholds": self.thresholds.model_dump(),
             "severe": self.severe(),
         }
 
@@ -128,12 +116,12 @@ def feature_drift(
     current: np.ndarray,
     features: list[Feature],
     *,
-    thresholds: DriftThresholds | None = None,
+    thresholds: DriftConfig | None = None,
     reference_scores: dict[str, Any] | None = None,
     current_scores: np.ndarray | None = None,
 ) -> DriftReport:
     """Compare the newest leads (encoded like the reference) with the reference profile."""
-    limits = thresholds or DriftThresholds()
+    limits = thresholds or DriftConfig()
     raw = [
         _compare(profile["features"][f.name], current[:, j], f.name, f.kind, limits)
         for j, f in enumerate(features)
@@ -264,7 +252,7 @@ def _bin_counts(present: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _compare(
-    ref: dict[str, Any], values: np.ndarray, name: str, kind: str, limits: DriftThresholds
+    ref: dict[str, Any], values: np.ndarray, name: str, kind: str, limits: DriftConfig
 ) -> FeatureDrift:
     values = np.asarray(values, dtype=np.float64)
     missing = np.isnan(values)
@@ -321,7 +309,7 @@ def _ks(ref: dict[str, Any], present: np.ndarray) -> tuple[float | None, float |
     return stat, float(kstwobign.sf(stat * np.sqrt(effective)))
 
 
-def _severity(psi: float, ks: float | None, js: float | None, limits: DriftThresholds) -> Severity:
+def _severity(psi: float, ks: float | None, js: float | None, limits: DriftConfig) -> Severity:
     if (
         psi >= limits.psi_severe
         or (ks is not None and ks >= limits.ks_severe)

@@ -1,9 +1,18 @@
-"""The project's exceptions: one clear message each, naming what is wrong, where and what to do.
+"""Every exception leadloop raises on purpose, in one tree, each naming its exit code and its
+HTTP status: the CLI (``cli/app.py``) and the API (``serve/``) both read them from here.
 
-The CLI maps every ``LeadloopError`` to an exit code in one place (``cli.py``); the service maps
-them to HTTP statuses in one place. ``InputError`` and ``ConfigError`` are the user's to fix
-(exit 2); anything else is ours (exit 1). A registry that changed or stayed locked while a
-command wanted to move the champion exits 4: nothing moved, run it again.
+    LeadloopError                      exit 1  HTTP 500  ours: please report it
+    ├── InputError                     exit 2  HTTP 422  a data file or a request cannot be used
+    ├── ConfigError                    exit 2  HTTP 500  leadloop.yaml or an environment override
+    ├── RegistryError                  exit 2  HTTP 503  no such version, no champion yet
+    ├── StoreError                     exit 2  HTTP 503  the feedback store is unreachable
+    ├── SignatureError                 exit 2  HTTP 401  a webhook delivery is not signed right
+    ├── ChampionChangedError           exit 4  HTTP 409  the champion moved: nothing moved
+    └── RegistryBusyError              exit 4  HTTP 503  the registry lock was held too long
+
+Exit 2 is the user's or operator's to fix (bad input, configuration or setup); exit 4 means
+"nothing moved, run it again"; exit 1 is a bug. Messages say what is wrong, where (file,
+column, rows) and what to do.
 """
 
 from __future__ import annotations
@@ -15,12 +24,15 @@ class LeadloopError(Exception):
     """Base class for every error leadloop raises on purpose."""
 
     exit_code = 1
+    http_status = 500
 
 
 class InputError(LeadloopError):
-    """A data file cannot be used as given (missing, unreadable, wrong columns or values)."""
+    """A data file or a request cannot be used as given (missing, unreadable, wrong columns or
+    values)."""
 
     exit_code = 2
+    http_status = 422
 
     def __init__(
         self,
@@ -52,18 +64,35 @@ class RegistryError(LeadloopError):
     """The model registry is not in the state an operation needs (no such version, no champion)."""
 
     exit_code = 2
+    http_status = 503
+
+
+class StoreError(LeadloopError):
+    """The feedback store cannot be reached or written (check serve.store_url)."""
+
+    exit_code = 2
+    http_status = 503
+
+
+class SignatureError(LeadloopError):
+    """A webhook delivery is not signed as it must be; the message says what is wrong."""
+
+    exit_code = 2
+    http_status = 401
 
 
 class ChampionChangedError(LeadloopError):
     """The champion is no longer the version a decision was made against: nothing moved."""
 
     exit_code = 4
+    http_status = 409
 
 
 class RegistryBusyError(LeadloopError):
     """Another process held the registry lock past the configured wait: nothing moved."""
 
     exit_code = 4
+    http_status = 503
 
 
 def champion_changed(expected: str | None, found: str | None, *, what: str = "run") -> str:

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.stats import norm, rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from leadloop.columns import CHALLENGER, CHAMPION
 from leadloop.errors import InputError
 
 METRIC_NAMES = (
@@ -90,8 +91,8 @@ def compare(champion: Metrics, challenger: Metrics) -> dict[str, dict[str, float
         diff = b - a
         better = diff > 0 if HIGHER_IS_BETTER[name] else diff < 0
         out[name] = {
-            "champion": a,
-            "challenger": b,
+            CHAMPION: a,
+            CHALLENGER: b,
             "difference": diff,
             "challenger_better": bool(better and not math.isclose(a, b)),
         }

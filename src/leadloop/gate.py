@@ -6,10 +6,15 @@ column today's policy excludes, untrustworthy labels, severe drift in a top feat
 capacity lower, calibration off) means "keep": the champion stays and nothing is wrong. Only
 when every check passes is the verdict "promote". A check that could not run says why and
 neither passes nor fails.
+
+The policy is the list ``CHECKS``: each entry names a check, says whether it blocks, and
+evaluates the evidence into an ``Outcome``. Adding a check is one function, one entry, one
+setting (in ``GateConfig`` or its own section) and one test.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,13 +22,14 @@ from scipy.stats import norm
 
 from leadloop.config import GateConfig
 from leadloop.evaluate import PairedDifference
+from leadloop.label_quality import CHECK_NAMES
 
 if TYPE_CHECKING:
     from leadloop.drift import DriftReport
     from leadloop.label_quality import LabelQuality
 
 Verdict = Literal["promote", "keep", "block"]
-CHANGE_EXPLAINS = ("champion_fit", "suspicious_share")
+CHANGE_EXPLAINS = ("champion_fit", "suspicious_share")  # a changed world explains these
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,40 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ran": self.passed is not None}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating one check found: its figure, bar, verdict (None: not run) and why."""
+
+    value: float | None
+    threshold: float | None
+    passed: bool | None
+    detail: str
+    null_lower: float | None = None
+    null_upper: float | None = None
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One rule of the policy: its name, whether failing it blocks, and how it is evaluated."""
+
+    name: str
+    blocking: bool
+    evaluate: Callable[[Evidence, GateConfig], Outcome]
+
+    def run(self, evidence: Evidence, policy: GateConfig) -> Check:
+        found = self.evaluate(evidence, policy)
+        return Check(
+            self.name,
+            found.value,
+            found.threshold,
+            found.passed,
+            self.blocking,
+            found.detail,
+            found.null_lower,
+            found.null_upper,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,16 +126,13 @@ class Decision:
         }
 
 
-def decide(evidence: Evidence, policy: GateConfig) -> Decision:
-    """Apply the policy to the evidence."""
-    gain = _auc_gain(evidence, policy)
-    changed = bool(gain.passed) and _has_signal(evidence)
-    checks = [_holdout_size(evidence, policy), _feature_policy(evidence)]
-    checks += _label_checks(evidence, changed=changed)
-    checks += [_drift_check(evidence, policy), gain, _recall(evidence, policy)]
-    checks.append(_calibration(evidence, policy))
-    blocked = [c for c in checks if c.blocking and c.passed is False]
-    failed = [c for c in checks if not c.blocking and c.passed is False]
+def decide(
+    evidence: Evidence, policy: GateConfig, *, checks: tuple[GateCheck, ...] | None = None
+) -> Decision:
+    """Apply the policy (``CHECKS`` unless given) to the evidence."""
+    results = [check.run(evidence, policy) for check in (checks or CHECKS)]
+    blocked = [c for c in results if c.blocking and c.passed is False]
+    failed = [c for c in results if not c.blocking and c.passed is False]
     if blocked:
         verdict: Verdict = "block"
         reasons = [c.detail for c in blocked]
@@ -103,12 +140,12 @@ def decide(evidence: Evidence, policy: GateConfig) -> Decision:
         verdict, reasons = "keep", [c.detail for c in failed]
     else:
         verdict = "promote"
-        reasons = [c.detail for c in checks if c.name in ("auc_gain", "recall_at_capacity")]
-        reasons += _changed_world(evidence, checks)
-    return Decision(verdict, reasons, checks, policy.model_dump(mode="json"))
+        reasons = [c.detail for c in results if c.name in ("auc_gain", "recall_at_capacity")]
+        reasons += _changed_world(evidence, results)
+    return Decision(verdict, reasons, results, policy.model_dump(mode="json"))
 
 
-def _holdout_size(ev: Evidence, policy: GateConfig) -> Check:
+def _holdout_size(ev: Evidence, policy: GateConfig) -> Outcome:
     """Decisions rest on the rarer outcome: count it, whichever of won or lost it is."""
     need = policy.min_holdout_minority
     lost = ev.holdout_rows - ev.holdout_positives
@@ -122,15 +159,15 @@ def _holdout_size(ev: Evidence, policy: GateConfig) -> Check:
         f"{ev.holdout_rows} (the rarer outcome; at least {need} are needed), so any difference "
         "could be chance."
     )
-    return Check("holdout_minority", minority, need, ok, True, detail)
+    return Outcome(minority, need, ok, detail)
 
 
-def _feature_policy(ev: Evidence) -> Check:
+def _feature_policy(ev: Evidence, _policy: GateConfig) -> Outcome:
     """The champion is judged under today's feature policy: no column today's run excludes."""
     conflicts = ev.policy_conflicts
     if not conflicts:
         detail = "The champion uses only columns that today's feature policy allows."
-        return Check("champion_feature_policy", 0.0, 0.0, True, True, detail)
+        return Outcome(0.0, 0.0, True, detail)
     named = "; ".join(f"'{name}' ({why})" for name, why in sorted(conflicts.items()))
     detail = (
         f"The champion uses column(s) that today's run excludes: {named}. Its scores cannot be "
@@ -138,40 +175,42 @@ def _feature_policy(ev: Evidence) -> Check:
         '`leadloop promote VERSION --reason "..."` (VERSION: this run\'s challenger); the '
         "override is recorded."
     )
-    return Check("champion_feature_policy", float(len(conflicts)), 0.0, False, True, detail)
+    return Outcome(float(len(conflicts)), 0.0, False, detail)
 
 
-def _has_signal(ev: Evidence) -> bool:
-    quality = ev.label_quality
-    return quality is not None and quality.check("no_signal").passed is True
+def _label_check(name: str) -> Callable[[Evidence, GateConfig], Outcome]:
+    """The label-quality check ``name`` as the gate sees it (see ``label_quality``)."""
 
-
-def _label_checks(ev: Evidence, *, changed: bool) -> list[Check]:
-    """Label-quality checks block; a disagreement with the champion alone does not when the
-    challenger proves the labels rankable (the world changed, the labels are not wrong)."""
-    if ev.label_quality is None:
-        return []
-    out = []
-    for c in ev.label_quality.checks:
+    def evaluate(ev: Evidence, policy: GateConfig) -> Outcome:
+        if ev.label_quality is None:
+            return Outcome(None, None, None, "Not run: the labels were not assessed.")
+        c = ev.label_quality.check(name)
         passed, detail = c.passed, c.detail
-        if changed and passed is False and c.name in CHANGE_EXPLAINS:
+        if passed is False and name in CHANGE_EXPLAINS and _world_changed(ev, policy):
             passed = True
             detail = (
                 f"Explained by a changed world, not wrong labels: {detail} The challenger, "
                 "trained on the new labels, ranks them clearly better."
             )
-        out.append(
-            Check(c.name, c.value, c.threshold, passed, True, detail, c.null_lower, c.null_upper)
-        )
-    return out
+        return Outcome(c.value, c.threshold, passed, detail, c.null_lower, c.null_upper)
+
+    return evaluate
 
 
-def _drift_check(ev: Evidence, policy: GateConfig) -> Check:
+def _world_changed(ev: Evidence, policy: GateConfig) -> bool:
+    """New labels disagree with the champion but a challenger trained on them ranks them
+    clearly better, and they carry signal: the world changed, the labels are not wrong."""
+    quality = ev.label_quality
+    has_signal = quality is not None and quality.check("no_signal").passed is True
+    return ev.auc.lower > policy.min_auc_gain and has_signal
+
+
+def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     """Severe drift in one of the champion's top features (ranked by mean |contribution|, as
     in the report) blocks; severe drift elsewhere is named, never hidden."""
     if ev.drift is None:
         detail = "Not run: the champion stores no drift reference, or there are no new leads."
-        return Check("top_feature_drift", None, 0.0, None, True, detail)
+        return Outcome(None, 0.0, None, detail)
     top = ev.top_features[: policy.top_features]
     severe = ev.drift.severe()
     in_top = [name for name in severe if name in top]
@@ -187,7 +226,7 @@ def _drift_check(ev: Evidence, policy: GateConfig) -> Check:
         detail = f"No severe drift in {ranked}."
     if elsewhere:
         detail += f" Severe drift outside them: {', '.join(elsewhere)}."
-    return Check("top_feature_drift", float(len(in_top)), 0.0, ok, True, detail)
+    return Outcome(float(len(in_top)), 0.0, ok, detail)
 
 
 def _changed_world(ev: Evidence, checks: list[Check]) -> list[str]:
@@ -200,7 +239,7 @@ def _changed_world(ev: Evidence, checks: list[Check]) -> list[str]:
     return out
 
 
-def _auc_gain(ev: Evidence, policy: GateConfig) -> Check:
+def _auc_gain(ev: Evidence, policy: GateConfig) -> Outcome:
     auc = ev.auc
     ok = auc.lower > policy.min_auc_gain
     level = f"{auc.confidence:.0%}"
@@ -213,7 +252,7 @@ def _auc_gain(ev: Evidence, policy: GateConfig) -> Check:
         f"({auc.difference:+.3f}; {level} interval {auc.lower:+.3f} to {auc.upper:+.3f} "
         f"does not clear the margin {policy.min_auc_gain:.3f}). {_detectable(auc, policy)}"
     )
-    return Check("auc_gain", auc.lower, policy.min_auc_gain, ok, False, detail)
+    return Outcome(auc.lower, policy.min_auc_gain, ok, detail)
 
 
 def _detectable(auc: PairedDifference, policy: GateConfig) -> str:
@@ -229,7 +268,7 @@ def _detectable(auc: PairedDifference, policy: GateConfig) -> str:
     )
 
 
-def _recall(ev: Evidence, policy: GateConfig) -> Check:
+def _recall(ev: Evidence, policy: GateConfig) -> Outcome:
     """Worse on the business metric: a drop beyond the tolerance that the interval confirms."""
     diff = ev.recall.difference
     ok = diff >= -policy.max_recall_drop or ev.recall.upper >= 0
@@ -241,10 +280,10 @@ def _recall(ev: Evidence, policy: GateConfig) -> Check:
         f"(interval {ev.recall.lower:+.3f} to {ev.recall.upper:+.3f}; allowed drop "
         f"{policy.max_recall_drop:.3f})."
     )
-    return Check("recall_at_capacity", diff, -policy.max_recall_drop, ok, False, detail)
+    return Outcome(diff, -policy.max_recall_drop, ok, detail)
 
 
-def _calibration(ev: Evidence, policy: GateConfig) -> Check:
+def _calibration(ev: Evidence, policy: GateConfig) -> Outcome:
     """Within the absolute limit, no worse than the champion beyond the tolerance, or within
     what a holdout of this size can resolve."""
     bound = max(policy.max_ece, ev.champion_ece + policy.ece_tolerance, ev.ece_noise)
@@ -256,4 +295,16 @@ def _calibration(ev: Evidence, policy: GateConfig) -> Check:
         else f"The challenger's probabilities are off: expected calibration error "
         f"{ev.challenger_ece:.3f} exceeds {bound:.3f} (champion {ev.champion_ece:.3f})."
     )
-    return Check("calibration", ev.challenger_ece, bound, ok, False, detail)
+    return Outcome(ev.challenger_ece, bound, ok, detail)
+
+
+# The policy, in the order the report shows it: blocking checks first.
+CHECKS: tuple[GateCheck, ...] = (
+    GateCheck("holdout_minority", True, _holdout_size),
+    GateCheck("champion_feature_policy", True, _feature_policy),
+    *(GateCheck(name, True, _label_check(name)) for name in CHECK_NAMES),
+    GateCheck("top_feature_drift", True, _drift_check),
+    GateCheck("auc_gain", False, _auc_gain),
+    GateCheck("recall_at_capacity", False, _recall),
+    GateCheck("calibration", False, _calibration),
+)

@@ -34,21 +34,34 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, rankdata
 
-MAX_ROWS = 100_000
+from leadloop.columns import LABEL, LEAD_ID
+from leadloop.config import GateConfig, LabelQualityConfig
+from leadloop.label_null import auc_of_draws, null_draws, sample_rows
+
 MIN_OVERLAP = 30
-CHUNK = 20
 ALARM_CHECKS = ("champion_fit", "suspicious_share", "history_agreement")
+CHECK_NAMES = ("no_signal", *ALARM_CHECKS)
 
 
 @dataclass(frozen=True)
 class LabelPolicy:
-    """How strict the checks are; see the module docstring for each figure's meaning."""
+    """The configured label checks (``label_quality``), the gate's confidence and a seed."""
 
-    confidence: float = 0.95
-    false_alarm_rate: float = 0.003
-    min_history_kappa: float = 0.81
-    draws: int = 200
+    checks: LabelQualityConfig = field(default_factory=LabelQualityConfig)
+    confidence: float = GateConfig().confidence
     seed: int = 0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return self.checks.false_alarm_rate
+
+    @property
+    def min_history_kappa(self) -> float:
+        return self.checks.min_history_kappa
+
+    @property
+    def draws(self) -> int:
+        return self.checks.null_draws
 
 
 @dataclass(frozen=True)
@@ -131,7 +144,7 @@ def assess_labels(
     """
     rules = policy or LabelPolicy()
     y = np.asarray(y, dtype=np.float64)
-    rows = _sample(len(y), seed=rules.seed)
+    rows = sample_rows(len(y), seed=rules.seed)
     y = y[rows]
     champ = np.asarray(champion, dtype=np.float64)[rows]
     models = [champ] + (
@@ -141,7 +154,7 @@ def assess_labels(
     minority = "won" if y.mean() <= 0.5 else "lost"
     if len(np.unique(y)) < 2:
         why = "the labels hold only one class"
-        checks = [_not_run(n, why) for n in ("no_signal", *ALARM_CHECKS)]
+        checks = [_not_run(n, why) for n in CHECK_NAMES]
         return LabelQuality(checks, len(y), minority)
     z = _alarm_z(rules, ran=len(ALARM_CHECKS) - (history is None))
     fit, flagged, count = _champion_null(y, champ, rules, z=z, offsets=offsets or {})
@@ -152,12 +165,6 @@ def assess_labels(
         _history_check(history, rules, z=z),
     ]
     return LabelQuality(checks, len(y), minority, _most_suspicious(ids, y, champ, flagged))
-
-
-def _sample(n: int, *, seed: int) -> np.ndarray:
-    if n <= MAX_ROWS:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
 
 def _alarm_z(rules: LabelPolicy, *, ran: int) -> float:
@@ -177,93 +184,11 @@ def _summary(
     return Null(mean, sd, float(lower), float(upper)), bound
 
 
-def shift_to_rate(p: np.ndarray, rate: float) -> np.ndarray:
-    """``p`` moved by one constant on the log-odds scale so that its mean is ``rate``."""
-    logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
-    low, high = -20.0, 20.0
-    for _ in range(50):
-        mid = (low + high) / 2
-        mean = float((1 / (1 + np.exp(-(logit + mid)))).mean())
-        low, high = (mid, high) if mean < rate else (low, mid)
-    return np.asarray(1 / (1 + np.exp(-(logit + (low + high) / 2))), dtype=np.float64)
-
-
-def auc_of_draws(labels: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """AUC of one fixed score (given by its mid-ranks) against each row of 0/1 ``labels``."""
-    n = labels.shape[1]
-    won = labels.sum(axis=1).astype(np.float64)
-    rank_sum = labels @ ranks
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray((rank_sum - won * (won + 1) / 2) / (won * (n - won)), dtype=np.float64)
-
-
-def confident_flags(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Confident-learning flags per row of ``labels`` (2-D): the label contradicts a confident
-    prediction. Per class j the threshold t_j is the mean probability of j among rows labelled j;
-    a row is confidently j when its probability of j reaches t_j (ties to the likelier class)."""
-    won = labels.sum(axis=1, keepdims=True)
-    lost = labels.shape[1] - won
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t_won = (labels @ p)[:, None] / won
-        t_lost = ((1 - labels) @ (1 - p))[:, None] / lost
-    sure_won = (p >= t_won) & ((1 - p < t_lost) | (p > 0.5))
-    sure_lost = (1 - p >= t_lost) & ~sure_won
-    flags: np.ndarray = np.where(labels == 1, sure_lost, sure_won)
-    return flags
-
-
-def _draws(y: np.ndarray, p: np.ndarray, *, draws: int, seed: int) -> dict[str, Any]:
-    """Observed and null (drawn from ``p`` moved to the won rate of ``y``) AUC and
-    confident-learning count per minority lead."""
-    q = shift_to_rate(p, float(y.mean()))
-    ranks = rankdata(p)
-    rng = np.random.default_rng(seed)
-    minority = float(min(y.sum(), len(y) - y.sum()))
-    aucs, shares = [], []
-    for start in range(0, draws, CHUNK):
-        k = min(CHUNK, draws - start)
-        labels = (rng.random((k, len(q)), dtype=np.float32) < q).astype(np.float64)
-        aucs.append(auc_of_draws(labels, ranks))
-        shares.append(confident_flags(labels, q).sum(axis=1) / minority)
-    flags = confident_flags(y[None, :], q)[0]
-    return {
-        "auc": float(auc_of_draws(y[None, :], ranks)[0]),
-        "share": float(flags.sum() / minority),
-        "null_auc": np.concatenate(aucs),
-        "null_share": np.concatenate(shares),
-        "flags": flags,
-        "minority": int(minority),
-    }
-
-
-def null_offsets(
-    y: np.ndarray, p: np.ndarray, *, draws: int = 100, seed: int = 0
-) -> dict[str, float]:
-    """How far a model's own null is off on labelled rows it was not fitted on.
-
-    A model's probabilities carry estimation error, so labels drawn from them look a little
-    more predictable than real ones. Measured once at training on the calibration slice (clean,
-    same world): the offset of each statistic from its null mean, and the null's spread there
-    (the offset's own uncertainty). The gate moves today's null by the offset and widens it.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    rows = _sample(len(y), seed=seed)
-    if len(np.unique(y[rows])) < 2:
-        return {}
-    got = _draws(y[rows], np.asarray(p, dtype=np.float64)[rows], draws=draws, seed=seed)
-    return {
-        "auc": float(got["null_auc"].mean() - got["auc"]),
-        "auc_sd": float(got["null_auc"].std(ddof=1)),
-        "share": float(got["share"] - got["null_share"].mean()),
-        "share_sd": float(got["null_share"].std(ddof=1)),
-    }
-
-
 def _champion_null(
     y: np.ndarray, champion: np.ndarray, rules: LabelPolicy, *, z: float, offsets: dict[str, float]
 ) -> tuple[LabelCheck, np.ndarray, LabelCheck]:
     """Champion AUC and confident-learning count, each against labels drawn from the champion."""
-    got = _draws(y, champion, draws=rules.draws, seed=rules.seed)
+    got = null_draws(y, champion, draws=rules.draws, seed=rules.seed)
     auc_null, auc_bound = _summary(
         got["null_auc"] - offsets.get("auc", 0.0),
         confidence=rules.confidence,
@@ -415,8 +340,8 @@ def _most_suspicious(
     top = top[flags[top]]
     return pd.DataFrame(
         {
-            "lead_id": ids[top],
-            "label": y[top],
+            LEAD_ID: ids[top],
+            LABEL: y[top],
             "champion_probability": champion[top],
             "margin": margin[top],
         }

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from leadloop.data.labels import YoungLeads
+
 ALPHA = 0.01  # family-wise error: chance of flagging any value of an honest file (Bonferroni)
 PURITY = 0.9  # a pure value keeps at most a tenth of the other outcome's base rate
 CONFIDENCE = 0.95  # ... even at the upper end of its one-sided 95% confidence interval
@@ -54,14 +56,6 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class YoungLeads:
-    """Leads of the recent period (younger than the maturity window) and which are decided."""
-
-    frame: pd.DataFrame
-    decided: np.ndarray
 
 
 PURE_CHECK = "nearly pure values"
@@ -144,7 +138,7 @@ def _pure_column(counts: _Counts, y: np.ndarray, *, m: int) -> Finding | None:
     other = np.where(won_side, n - won, won)  # rows of the other outcome in the value
     other_base = np.where(won_side, 1 - base, base)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = stats.binom.cdf(other, n, other_base)
+        p = np.asarray(stats.binom.cdf(other, n, other_base), dtype=np.float64)
         # Clopper-Pearson one-sided upper bound of the other outcome's rate in the value.
         upper = np.where(other < n, stats.beta.ppf(CONFIDENCE, other + 1, n - other), 1.0)
     pure = (n > 0) & (upper <= (1 - PURITY) * other_base) & (p <= ALPHA / max(m, 1))

@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 import leadloop
+from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.errors import ConfigError, version_label
 from leadloop.locking import lock_kind
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry, RunLog
 
 NOTHING_NEW = "nothing new"
 # Settings that cannot change what a run trains or decides: where things are stored and served.
@@ -80,14 +81,13 @@ def unchanged_since_last(settings: Settings, data_version: str) -> Unchanged | N
     current champion: after a champion changed during a run, a rollback or a person's promote,
     the next run compares again.
     """
-    tracker = Tracker(settings)
-    last = tracker.last_run()
+    last = RunLog(settings).last_run()
     if last is None or "champion_after" not in last:
         return None
     now = lineage_tags(settings, data_version)
     if any(last.get(key, "") != value for key, value in now.items()):
         return None
-    champion = tracker.alias_version("champion") or ""
+    champion = ModelRegistry(settings).alias_version(CHAMPION) or ""
     judged = {last.get("compared_with", ""), last.get("challenger_version", "")}
     if champion != last["champion_after"] or champion not in judged:
         return None
@@ -103,7 +103,7 @@ def unchanged_since_last(settings: Settings, data_version: str) -> Unchanged | N
 def record_unchanged(settings: Settings, unchanged: Unchanged) -> None:
     """Log the skip in MLflow as its own small run, so the history shows every night."""
     stamp = pd.Timestamp.now(tz="UTC")
-    Tracker(settings).log_marker(
+    RunLog(settings).log_marker(
         run_name=f"{NOTHING_NEW} {stamp:%Y%m%dT%H%M%S}",
         tags={
             **lineage_tags(settings, unchanged.data_version),

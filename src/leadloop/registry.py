@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from leadloop.columns import CHALLENGER, CHAMPION
 from leadloop.errors import (
     ChampionChangedError,
     RegistryBusyError,
@@ -19,10 +20,7 @@ from leadloop.errors import (
     champion_changed,
     version_label,
 )
-from leadloop.tracking import Tracker
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
+from leadloop.tracking import ModelRegistry
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class Settled:
 
 
 def settle_run(
-    tracker: Tracker,
+    models: ModelRegistry,
     *,
     compared_with: str | None,
     versions: dict[str, str],
@@ -62,26 +60,26 @@ def settle_run(
     first = versions.get(CHAMPION)
     wanted = promote or first is not None
     try:
-        with tracker.lock():
-            found = tracker.alias_version(CHAMPION, strict=True)
+        with models.lock():
+            found = models.alias_version(CHAMPION, strict=True)
             if CHALLENGER in versions:  # none when one model was trained alone
-                tracker.set_alias(CHALLENGER, versions[CHALLENGER])
+                models.set_alias(CHALLENGER, versions[CHALLENGER])
             if found != compared_with:
                 return _changed(compared_with, found, wanted=wanted)
             if first is not None:
-                _move(tracker, first, previous=None, by="first run", reason="first run", run=run)
+                _move(models, first, previous=None, by="first run", reason="first run", run=run)
             if promote:
                 _move(
-                    tracker,
+                    models,
                     versions[CHALLENGER],
                     previous=first or compared_with,
                     by="policy",
                     reason=reason,
                     run=run,
                 )
-            after = tracker.alias_version(CHAMPION, strict=True)
+            after = models.alias_version(CHAMPION, strict=True)
     except RegistryBusyError as err:
-        now = tracker.alias_version(CHAMPION, strict=True)
+        now = models.alias_version(CHAMPION, strict=True)
         return Settled(
             compared_with, now, now, wanted, False, f"{err}; champion is {version_label(now)}"
         )
@@ -89,45 +87,51 @@ def settle_run(
 
 
 def promote(
-    tracker: Tracker, version: str, *, reason: str, by: str, expected: str | None = None
+    models: ModelRegistry, version: str, *, reason: str, by: str, expected: str | None = None
 ) -> tuple[str | None, str | None]:
     """A person's override: make ``version`` the champion; returns (previous, champion after).
 
     With ``expected``, the move happens only while the champion is still that version.
     """
-    with tracker.lock():
-        current = tracker.alias_version(CHAMPION, strict=True)
+    with models.lock():
+        current = models.alias_version(CHAMPION, strict=True)
         _expect(expected, current)
-        tracker.version_tags(version)  # raises when there is no such version
+        models.version_tags(version)  # raises when there is no such version
         if current == version:
             raise RegistryError(f"version {version} is already the champion")
-        _move(tracker, version, previous=current, by=by, reason=reason, run=None)
-        return current, tracker.alias_version(CHAMPION, strict=True)
+        _move(models, version, previous=current, by=by, reason=reason, run=None)
+        return current, models.alias_version(CHAMPION, strict=True)
 
 
 def rollback(
-    tracker: Tracker, *, reason: str, expected: str | None = None
+    models: ModelRegistry, *, reason: str, expected: str | None = None
 ) -> tuple[str, str | None]:
     """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
-    with tracker.lock():
-        current = tracker.alias_version(CHAMPION, strict=True)
+    with models.lock():
+        current = models.alias_version(CHAMPION, strict=True)
         if current is None:
-            raise RegistryError(f"model '{tracker.name}' has no champion to roll back")
+            raise RegistryError(f"model '{models.name}' has no champion to roll back")
         _expect(expected, current)
-        previous = tracker.version_tags(current).get("previous_champion")
+        previous = models.version_tags(current).get("previous_champion")
         if not previous:
             raise RegistryError(f"champion v{current} has no previous champion to roll back to")
-        tracker.set_alias(CHAMPION, previous)
-        tracker.tag_version(current, {"rolled_back_at": _stamp(), "rollback_reason": reason[:5000]})
-        return current, tracker.alias_version(CHAMPION, strict=True)
+        models.set_alias(CHAMPION, previous)
+        models.tag_version(current, {"rolled_back_at": _stamp(), "rollback_reason": reason[:5000]})
+        return current, models.alias_version(CHAMPION, strict=True)
 
 
 def _move(
-    tracker: Tracker, version: str, *, previous: str | None, by: str, reason: str, run: str | None
+    models: ModelRegistry,
+    version: str,
+    *,
+    previous: str | None,
+    by: str,
+    reason: str,
+    run: str | None,
 ) -> None:
     """Move the alias, then record who and why (the caller holds the lock and compared)."""
-    tracker.set_alias(CHAMPION, version)
-    tracker.tag_version(
+    models.set_alias(CHAMPION, version)
+    models.tag_version(
         version,
         {
             "previous_champion": previous or "",

@@ -26,7 +26,7 @@ import pandas as pd
 from leadloop.config import Settings
 from leadloop.errors import ConfigError, InputError
 from leadloop.scoring import SCORE_SCHEMA, Scorer
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 RESULT_TYPE = "probability double, score long, grade string, model_version string, reasons string"
 APP_NAME = "leadloop score"
@@ -95,7 +95,7 @@ def score_on_spark(
     }
     if settings.scoring.compile != "never":
         config["compiled_dir"] = str(settings.resolve(settings.scoring.cache_dir))
-    udf = Tracker(settings).spark_udf(
+    udf = ModelRegistry(settings).spark_udf(
         spark, scorer.version, result_type=RESULT_TYPE, model_config=config
     )
     stamp = pd.Timestamp.now(tz="UTC").floor("s").tz_localize(None).to_pydatetime()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import CREATED_AT, LABEL, LEAD_ID
 from leadloop.errors import InputError
 
 
@@ -44,9 +45,9 @@ def split_holdout(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed
             "evaluate on (check the outcome mapping, the cutoff and the maturity "
             "window)"
         )
-    if "created_at" not in labeled.columns:
+    if CREATED_AT not in labeled.columns:
         return _random_split(labeled, fraction=fraction, min_rows=min_rows, seed=seed)
-    created = labeled["created_at"].to_numpy()
+    created = labeled[CREATED_AT].to_numpy()
     order = np.argsort(created, kind="stable")
     boundary = created[order[min(n - 1, int(np.floor(n * (1 - fraction))))]]
     holdout = np.flatnonzero(created >= boundary)
@@ -64,8 +65,8 @@ def _random_split(labeled: pd.DataFrame, *, fraction: float, min_rows: int, seed
     side when rows are added or reordered (only leads at the boundary can move): a champion
     trained on an earlier version of the table is then judged on leads it has not seen.
     """
-    y = labeled["label"].to_numpy()
-    keys = labeled["lead_id"].astype(str) + f"\0{seed}"
+    y = labeled[LABEL].to_numpy()
+    keys = labeled[LEAD_ID].astype(str) + f"\0{seed}"
     rank = pd.util.hash_pandas_object(keys, index=False).to_numpy()
     holdout_mask = np.zeros(len(labeled), dtype=bool)
     for value in np.unique(y):

@@ -15,7 +15,7 @@ from leadloop.config import Settings, load_settings
 from leadloop.data import io
 from leadloop.data.synthetic import SyntheticData, SyntheticSpec, generate
 from leadloop.pipeline import LoopResult, run_loop
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 N = 10_000
 SPEC = SyntheticSpec(n_leads=N, months=12, seed=5)
@@ -64,7 +64,7 @@ def test_better_challenger_is_promoted(tmp_path: Path, clean: SyntheticData) -> 
     settings = _settings(tmp_path, LEADLOOP_LEADS__LABEL_COLUMN="converted_before")
     result = run_loop(settings)
     assert result.decision.verdict == "promote", result.decision.reasons
-    assert Tracker(settings).alias_version("champion") == result.challenger_version
+    assert ModelRegistry(settings).alias_version("champion") == result.challenger_version
     assert (result.report_dir / "decision.json").exists()
 
 
@@ -76,7 +76,7 @@ def test_no_real_change_keeps_the_champion(tmp_path: Path, clean: SyntheticData)
     second = run_loop(settings)
     assert second.decision.verdict == "keep", second.decision.reasons
     assert "auc_gain" in _failed(second)
-    assert Tracker(settings).alias_version("champion") == first.champion_version
+    assert ModelRegistry(settings).alias_version("champion") == first.champion_version
 
 
 def test_noisy_crm_labels_block(tmp_path: Path, clean: SyntheticData) -> None:
@@ -89,7 +89,7 @@ def test_noisy_crm_labels_block(tmp_path: Path, clean: SyntheticData) -> None:
     result = run_loop(settings)
     assert result.decision.verdict == "block"
     assert {"suspicious_share", "champion_fit"} & _failed(result)
-    assert Tracker(settings).alias_version("champion") == first.champion_version
+    assert ModelRegistry(settings).alias_version("champion") == first.champion_version
 
 
 def test_shuffled_labels_block_and_say_no_signal(tmp_path: Path, clean: SyntheticData) -> None:
@@ -112,11 +112,11 @@ def test_covariate_drift_in_top_feature_is_flagged(tmp_path: Path) -> None:
     result = run_loop(_settings(tmp_path))
     assert result.decision.verdict == "block"
     assert "top_feature_drift" in _failed(result)
-    severe = result.record["assessment"]["drift"]["severe"]
+    severe = result.record.to_dict()["assessment"]["drift"]["severe"]
     assert set(severe) & {"company_size", "lead_source", "pages_viewed"}
-    shown = result.record["importance"]["champion"]
+    shown = result.record.importance["champion"]
     ranked = sorted(shown, key=lambda name: -shown[name])
-    assert result.record["assessment"]["top_features"] == ranked
+    assert result.record.assessment.evidence.top_features == ranked
     drift_reason = next(c.detail for c in result.decision.checks if c.name == "top_feature_drift")
     assert all(name in drift_reason for name in severe)
 
@@ -138,7 +138,7 @@ def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticDat
     io.write_table(clean.outcomes, tmp_path / "data" / "outcomes.parquet")
     declared = _settings(tmp_path, LEADLOOP_LEADS__FEATURE_TYPES="{sales_status: categorical}")
     first = run_loop(declared)
-    used = first.record["features"]["champion"]["features"]
+    used = first.record.to_dict()["features"]["champion"]["features"]
     assert any(f["name"] == "sales_status" for f in used)
     result = run_loop(_settings(tmp_path))
     assert result.decision.verdict == "block"
@@ -146,4 +146,4 @@ def test_leaking_champion_is_blocked_by_name(tmp_path: Path, clean: SyntheticDat
     assert "leadloop promote" in reason
     report = (result.report_dir / "report.html").read_text(encoding="utf-8")
     assert "sales_status" in report and "not run" in report
-    assert Tracker(declared).alias_version("champion") == first.champion_version
+    assert ModelRegistry(declared).alias_version("champion") == first.champion_version

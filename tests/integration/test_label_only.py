@@ -121,6 +121,6 @@ def test_history_label_equal_to_crm_trains_one_model(project: Path) -> None:
         base_dir=project, environ={"LEADLOOP_LEADS__LABEL_COLUMN": "converted"}
     )
     result = run_loop(settings)
-    assert list(result.record["training"]) == ["champion"]
+    assert list(result.record.trained) == ["champion"]
     assert result.first_run and result.champion_version == "1" and result.challenger_version == ""
     assert "same labels" in " ".join(result.decision.reasons)

@@ -26,7 +26,7 @@ from leadloop.data.synthetic import generate
 from leadloop.lineage import unchanged_since_last
 from leadloop.locking import registry_lock
 from leadloop.pipeline import promote, rollback, run_loop
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry, RunLog
 from tests.conftest import SMALL, run_cli
 from tests.integration.conftest import fresh_postgres
 
@@ -60,7 +60,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write_project(root)
     result = run_loop(_settings(root))
     assert result.settled is not None and result.settled.moved
-    assert Tracker(_settings(root)).alias_version("champion") == "2"
+    assert ModelRegistry(_settings(root)).alias_version("champion") == "2"
     return root
 
 
@@ -99,7 +99,7 @@ def test_promote_during_a_run_is_never_overwritten(first_run: Path, tmp_path: Pa
     settled = result.settled
     assert settled is not None and settled.conflict and not settled.moved
     assert settled.message.startswith(f"{CHANGED} (v1 -> v2): not promoted, rerun to compare")
-    tracker = Tracker(settings)
+    tracker = ModelRegistry(settings)
     assert tracker.alias_version("champion") == result.champion_version == "2"
     assert tracker.version_tags("2")["promoted_by"] == "ana"
     assert "promoted_by" not in tracker.version_tags(result.challenger_version)
@@ -117,7 +117,7 @@ def test_rollback_during_a_run_is_reported_as_it_is(first_run: Path, tmp_path: P
     result = run_loop(settings, progress=_during_run(lambda: rollback(settings, reason="bad")))
     settled = result.settled
     assert settled is not None and not settled.moved
-    assert Tracker(settings).alias_version("champion") == result.champion_version == "1"
+    assert ModelRegistry(settings).alias_version("champion") == result.champion_version == "1"
     assert settled.message.startswith(f"{CHANGED} (v2 -> v1)")
     assert settled.message.endswith("champion is v1")
     assert settled.conflict == (result.decision.verdict == "promote")
@@ -133,9 +133,9 @@ def test_nothing_new_skips_training(first_run: Path, tmp_path: Path) -> None:
     assert summary["outcome"] == "nothing new" and summary["champion"] == "2"
     assert summary["message"].startswith("nothing new: data ")
     settings = _settings(root)
-    tracker = Tracker(settings)
+    tracker = ModelRegistry(settings)
     assert [v["version"] for v in tracker.versions()] == ["2", "1"]  # nothing registered
-    assert tracker.last_run("skipped") is not None
+    assert RunLog(settings).last_run("skipped") is not None
     data_version = summary["data_version"]
     assert unchanged_since_last(settings, data_version) is not None
     assert unchanged_since_last(settings, "0" * 16) is None
@@ -160,7 +160,7 @@ def test_promote_if_champion_refuses_a_moved_champion(first_run: Path, tmp_path:
     done = run_cli("promote", "1", "--reason", "x", "--if-champion", "v1", cwd=root)
     assert done.returncode == 4, done.stderr
     assert "champion changed during the command (v1 -> v2)" in " ".join(done.stderr.split())
-    assert Tracker(_settings(root)).alias_version("champion") == "2"
+    assert ModelRegistry(_settings(root)).alias_version("champion") == "2"
     done = run_cli("promote", "1", "--reason", "reviewed", "--if-champion", "2", cwd=root)
     assert done.returncode == 0, done.stderr
     assert "champion: v2 -> v1" in done.stdout
@@ -202,7 +202,9 @@ def _race(root: Path, lock_uri: str, env: dict[str, str]) -> list[tuple[int, dic
     ]
 
 
-def _assert_one_promoted(outcomes: list[tuple[int, dict[str, object]]], tracker: Tracker) -> None:
+def _assert_one_promoted(
+    outcomes: list[tuple[int, dict[str, object]]], tracker: ModelRegistry
+) -> None:
     verdicts = [o["decision"]["verdict"] for _, o in outcomes]  # type: ignore[index]
     assert verdicts == ["promote", "promote"], outcomes
     moved = [o for _, o in outcomes if o["registry"]["moved"]]  # type: ignore[index]
@@ -226,7 +228,7 @@ def test_concurrent_runs_on_sqlite_promote_once(first_run: Path, tmp_path: Path)
     root = _copy(first_run, tmp_path)
     settings = _weak_champion(root)
     outcomes = _race(root, settings.tracking_uri(), {})
-    _assert_one_promoted(outcomes, Tracker(settings))
+    _assert_one_promoted(outcomes, ModelRegistry(settings))
 
 
 @pytest.fixture
@@ -246,4 +248,4 @@ def test_concurrent_runs_on_postgresql_promote_once(tmp_path: Path, pg_tracking:
     assert first.settled is not None and first.settled.champion == "2"
     _weak_champion(tmp_path, **env)
     outcomes = _race(tmp_path, pg_tracking, env)
-    _assert_one_promoted(outcomes, Tracker(settings))
+    _assert_one_promoted(outcomes, ModelRegistry(settings))

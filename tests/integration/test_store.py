@@ -93,8 +93,8 @@ def test_the_loop_reads_its_outcomes_from_the_store(project: Path) -> None:
     right = from_store.outcomes[columns].sort_values("event_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(left, right, check_dtype=False)
     result = run_loop(settings)
-    assert result.record["inputs"]["outcomes"]["path"].startswith("feedback store sqlite:///")
-    assert result.record["labels"]["used"] > 1000
+    assert result.record.inputs["outcomes"]["path"].startswith("feedback store sqlite:///")
+    assert result.record.labels["used"] > 1000
 
 
 def test_an_empty_store_is_a_clear_error(project: Path) -> None:

@@ -34,6 +34,16 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
         load_settings(path)
 
 
+def test_a_setting_moved_out_of_the_gate_names_its_new_section(tmp_path: Path) -> None:
+    """It refuses a drift or label-quality threshold under gate, naming where it now lives."""
+    path = tmp_path / "leadloop.yaml"
+    path.write_text("gate:\n  psi_severe: 0.3\n")
+    with pytest.raises(ConfigError, match=r"'psi_severe' moved to the 'drift' section"):
+        load_settings(path)
+    settings = load_settings(environ={"LEADLOOP_LABEL_QUALITY__NULL_DRAWS": "80"})
+    assert settings.label_quality.null_draws == 80
+
+
 def test_wrong_type_is_named(tmp_path: Path) -> None:
     """It rejects a value of the wrong type naming the key."""
     path = tmp_path / "leadloop.yaml"

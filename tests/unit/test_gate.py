@@ -7,7 +7,7 @@ import json
 from leadloop.config import GateConfig
 from leadloop.drift import DriftReport, FeatureDrift
 from leadloop.evaluate import PairedDifference
-from leadloop.gate import Evidence, decide
+from leadloop.gate import CHECKS, Evidence, GateCheck, Outcome, decide
 from leadloop.label_quality import LabelCheck, LabelQuality
 
 POLICY = GateConfig()
@@ -147,3 +147,24 @@ def test_record_is_json_with_not_run_checks() -> None:
     assert checks["top_feature_drift"]["ran"] is False
     assert checks["champion_fit"]["null_lower"] == 0.77
     assert record["policy"]["min_holdout_minority"] == 30
+
+
+def test_a_check_is_one_entry_in_the_policy_list() -> None:
+    """It runs exactly the listed checks: a new blocking check added to the list blocks."""
+    evidence = _evidence(label_quality=_labels(fit=True))
+
+    def too_late(ev: Evidence, _policy: GateConfig) -> Outcome:
+        return Outcome(1.0, 0.0, False, "The data arrived too late.")
+
+    policy = (*CHECKS, GateCheck("freshness", True, too_late))
+    decision = decide(evidence, POLICY, checks=policy)
+    assert [c.name for c in decision.checks] == [c.name for c in policy]
+    assert decision.verdict == "block" and decision.reasons == ["The data arrived too late."]
+    assert decide(evidence, POLICY).verdict == "promote"
+
+
+def test_label_checks_not_assessed_show_not_run() -> None:
+    """It shows every label check as not run, never as passed, when labels were not assessed."""
+    checks = {c.name: c for c in decide(_evidence(), POLICY).checks}
+    for name in ("no_signal", "champion_fit", "suspicious_share", "history_agreement"):
+        assert checks[name].passed is None and checks[name].detail.startswith("Not run")

@@ -12,20 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from leadloop.config import ModelConfig, SplitConfig
+from leadloop.config import LabelQualityConfig, ModelConfig, SplitConfig
 from leadloop.data.synthetic import SyntheticSpec, generate
-from leadloop.label_quality import (
-    LabelPolicy,
-    LabelQuality,
-    assess_labels,
-    auc_of_draws,
-    cohen_kappa,
-    shift_to_rate,
-)
+from leadloop.label_null import auc_of_draws, shift_to_rate
+from leadloop.label_quality import LabelPolicy, LabelQuality, assess_labels, cohen_kappa
 from leadloop.model.train import train_model
 
 N, FIT = 9000, 5000
-POLICY = LabelPolicy(draws=100)
+POLICY = LabelPolicy(LabelQualityConfig(null_draws=100))
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ def case(request: pytest.FixtureRequest) -> Case:
         y[FIT:],
         1 / (1 + np.exp(-np.asarray(margin))),
         model.predict_proba(later),
-        model.metadata["label_null"],
+        model.metadata.label_null,
     )
 
 

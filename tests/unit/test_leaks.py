@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from leadloop import leaks
+from leadloop.data.labels import young_leads
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.features import FeatureEncoder
-from leadloop.pipeline import young_leads
 from tests.leaky import HONEST, Export, labelled, leaky_export
 
 

@@ -69,7 +69,7 @@ def test_report_written_with_every_section(run: LoopResult) -> None:
     html = (run.report_dir / "report.html").read_text()
     outline = _parse(html)
     assert outline.ids == list(SECTIONS)
-    assert outline.svgs >= 6 + len(run.record["assessment"]["drift"]["features"][:12])
+    assert outline.svgs >= 6 + len(run.record.to_dict()["assessment"]["drift"]["features"][:12])
 
 
 def test_report_carries_the_runs_numbers(run: LoopResult) -> None:
@@ -81,9 +81,9 @@ def test_report_carries_the_runs_numbers(run: LoopResult) -> None:
         assert reason in verdict
     comparison = " ".join(outline.text["comparison"])
     for role in ("champion", "challenger"):
-        assert f"{run.record['metrics'][role]['roc_auc']:.3f}" in comparison
+        assert f"{run.record.to_dict()['metrics'][role]['roc_auc']:.3f}" in comparison
     data = " ".join(outline.text["data"])
-    for name in run.record["features"]["challenger"]["excluded"]:
+    for name in run.record.to_dict()["features"]["challenger"]["excluded"]:
         assert name in data
     checks = " ".join(outline.text["checks"])
     for check in run.decision.checks:
@@ -93,7 +93,7 @@ def test_report_carries_the_runs_numbers(run: LoopResult) -> None:
 def test_drift_table_has_a_row_per_feature(run: LoopResult) -> None:
     """It lists every feature in the drift table, with its severity."""
     outline = _parse((run.report_dir / "report.html").read_text())
-    features = run.record["assessment"]["drift"]["features"]
+    features = run.record.to_dict()["assessment"]["drift"]["features"]
     assert outline.rows["drift-table"] == len(features) + 1
     text = " ".join(outline.text["drift"])
     for f in features:
@@ -110,7 +110,7 @@ def test_self_contained(run: LoopResult) -> None:
 
 def test_renders_without_drift_or_label_quality(run: LoopResult) -> None:
     """It still renders when a run has no drift reference and no label-quality assessment."""
-    record = dict(run.record)
+    record = run.record.to_dict()
     record["assessment"] = {**record["assessment"], "drift": None, "label_quality": None}
     scores = pd.read_parquet(run.report_dir / "holdout_scores.parquet")
     outline = _parse(render_report(record, scores))
@@ -124,7 +124,7 @@ def test_rerender_through_the_cli(run: LoopResult) -> None:
 
     path = run.report_dir / "report.html"
     path.unlink()
-    done = run_cli("report", run.run_name, cwd=Path(run.report_dir).parents[1])
+    done = run_cli("report", run.record.run, cwd=Path(run.report_dir).parents[1])
     assert done.returncode == 0, done.stderr
     assert path.exists()
     missing = run_cli("report", "no-such-run", cwd=Path(run.report_dir).parents[1])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from leadloop.errors import InputError
 from leadloop.split import split_holdout
 
 
@@ -47,3 +49,25 @@ def test_seed_changes_the_random_split() -> None:
     first = split_holdout(table, fraction=0.2, min_rows=50, seed=1).holdout
     second = split_holdout(table, fraction=0.2, min_rows=50, seed=2).holdout
     assert not np.array_equal(first, second)
+
+
+def test_out_of_time_holdout_is_the_most_recent_leads() -> None:
+    """It holds out the newest share of leads, with every lead of the boundary instant held out
+    and no training lead newer than any holdout lead."""
+    rng = np.random.default_rng(4)
+    created = pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 200, 1000), unit="D")
+    table = _table(1000).assign(created_at=created)
+    split = split_holdout(table, fraction=0.2, min_rows=50, seed=0)
+    assert split.method == "out_of_time"
+    train, held = table["created_at"].iloc[split.train], table["created_at"].iloc[split.holdout]
+    assert train.max() < held.min() == split.holdout_start
+    assert held.max() == split.holdout_end
+    assert (table["created_at"] == split.holdout_start).sum() == (held == held.min()).sum()
+    assert 200 <= len(split.holdout) <= 200 + (held == held.min()).sum()
+    assert sorted([*split.train, *split.holdout]) == list(range(1000))
+
+
+def test_too_few_leads_to_split_is_refused() -> None:
+    """It refuses a split that leaves fewer than min_rows on either side, naming the setting."""
+    with pytest.raises(InputError, match=r"split\.min_holdout_rows"):
+        split_holdout(_table(100), fraction=0.2, min_rows=50, seed=0)

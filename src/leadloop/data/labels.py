@@ -16,6 +16,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import (
+    AMOUNT,
+    CREATED_AT,
+    EVENT_ID,
+    LABEL,
+    LEAD_ID,
+    OCCURRED_AT,
+    OUTCOME,
+    STATUS,
+)
+from leadloop.config import LabelsConfig
 from leadloop.errors import InputError
 
 EXCLUSION_REASONS = (
@@ -52,7 +63,7 @@ class LabelResult:
     @property
     def labeled(self) -> pd.DataFrame:
         """Rows with a 0/1 label."""
-        return self.labels[self.labels["label"].notna()]
+        return self.labels[self.labels[LABEL].notna()]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +72,7 @@ class LabelResult:
             "events_used": self.events_used,
             "event_exclusions": dict(self.event_exclusions),
             "lead_counts": dict(self.lead_counts),
-            "labeled": int(self.labels["label"].notna().sum()),
+            "labeled": int(self.labels[LABEL].notna().sum()),
         }
 
 
@@ -91,9 +102,9 @@ def label_leads(
     )
     labels = pd.DataFrame(
         {
-            "lead_id": leads["lead_id"].to_numpy(),
-            "label": label,
-            "status": status,
+            LEAD_ID: leads[LEAD_ID].to_numpy(),
+            LABEL: label,
+            STATUS: status,
             "outcome_at": outcome_at,
         }
     )
@@ -103,28 +114,26 @@ def label_leads(
 
 
 def _check_outcomes(outcomes: pd.DataFrame) -> None:
-    bad = ~outcomes["outcome"].isin(["won", "lost"])
+    bad = ~outcomes[OUTCOME].isin(["won", "lost"])
     if bad.any():
         rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
-        raise InputError(
-            "outcome must be 'won' or 'lost' after mapping", column="outcome", rows=rows
-        )
+        raise InputError("outcome must be 'won' or 'lost' after mapping", column=OUTCOME, rows=rows)
 
 
 def _created(leads: pd.DataFrame) -> np.ndarray:
-    if "created_at" not in leads.columns:
+    if CREATED_AT not in leads.columns:
         return np.full(len(leads), np.datetime64("NaT"), dtype="datetime64[ns]")
-    return leads["created_at"].to_numpy(dtype="datetime64[ns]")
+    return leads[CREATED_AT].to_numpy(dtype="datetime64[ns]")
 
 
 def _event_reasons(
     leads: pd.DataFrame, outcomes: pd.DataFrame, created: np.ndarray, cutoff: pd.Timestamp
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each event's lead position (-1 if none) and exclusion reason ("" = usable)."""
-    ids = outcomes["lead_id"]
-    position = pd.Index(leads["lead_id"]).get_indexer(ids.fillna("\0missing"))
-    occurred = outcomes["occurred_at"].to_numpy(dtype="datetime64[ns]")
-    event_ids = outcomes["event_id"] if "event_id" in outcomes.columns else None
+    ids = outcomes[LEAD_ID]
+    position = pd.Index(leads[LEAD_ID]).get_indexer(ids.fillna("\0missing"))
+    occurred = outcomes[OCCURRED_AT].to_numpy(dtype="datetime64[ns]")
+    event_ids = outcomes[EVENT_ID] if EVENT_ID in outcomes.columns else None
     duplicate = (
         (event_ids.notna() & event_ids.duplicated(keep="first")).to_numpy()
         if (event_ids is not None)
@@ -152,8 +161,8 @@ def _deciding(
     events = pd.DataFrame(
         {
             "pos": position[valid],
-            "at": outcomes["occurred_at"].to_numpy()[valid],
-            "won": (outcomes["outcome"].to_numpy()[valid] == "won"),
+            "at": outcomes[OCCURRED_AT].to_numpy()[valid],
+            "won": (outcomes[OUTCOME].to_numpy()[valid] == "won"),
         }
     )
     latest = events.groupby("pos")["at"].transform("max")
@@ -203,9 +212,9 @@ def labels_from_column(
     status = np.where(np.isnan(y), "unlabelled", np.where(y == 1.0, "won", "lost"))
     labels = pd.DataFrame(
         {
-            "lead_id": leads["lead_id"].to_numpy(),
-            "label": y,
-            "status": status,
+            LEAD_ID: leads[LEAD_ID].to_numpy(),
+            LABEL: y,
+            STATUS: status,
             "outcome_at": np.full(len(y), np.datetime64("NaT"), dtype="datetime64[ns]"),
         }
     )
@@ -217,10 +226,62 @@ def no_outcomes() -> pd.DataFrame:
     """An empty table of outcome events in the standard shape."""
     return pd.DataFrame(
         {
-            "lead_id": pd.Series(dtype=object),
-            "outcome": pd.Series(dtype=object),
-            "occurred_at": pd.Series(dtype="datetime64[ns]"),
-            "event_id": pd.Series(dtype=object),
-            "amount": pd.Series(dtype="float64"),
+            LEAD_ID: pd.Series(dtype=object),
+            OUTCOME: pd.Series(dtype=object),
+            OCCURRED_AT: pd.Series(dtype="datetime64[ns]"),
+            EVENT_ID: pd.Series(dtype=object),
+            AMOUNT: pd.Series(dtype="float64"),
         }
     )
+
+
+@dataclass(frozen=True)
+class YoungLeads:
+    """Leads of the recent period (younger than the maturity window) and which are decided."""
+
+    frame: pd.DataFrame
+    decided: np.ndarray
+
+
+def maturity_rule(config: LabelsConfig, *, from_column: bool) -> int | None:
+    """The age leads must reach to be trained or evaluated on; none when labels come as they
+    are (a label column) or when young decided leads are kept on purpose."""
+    if config.use_young_decided or from_column:
+        return None
+    return config.maturity_days
+
+
+def labeled_table(
+    leads: pd.DataFrame, labels: LabelResult, *, maturity_days: int | None = None
+) -> pd.DataFrame:
+    """Leads with a 0/1 label as of the cutoff, with their features.
+
+    With ``maturity_days``, leads younger than the maturity window are left out even when an
+    event already decided them: among young leads the decided ones are mostly the quick wins
+    (lost deals are recorded late or never), so keeping them would bias training and inflate
+    the holdout's won rate. They are counted in the run record.
+    """
+    mask = labels.labels[LABEL].notna().to_numpy()
+    if maturity_days is not None and CREATED_AT in leads.columns:
+        mature_by = labels.cutoff - pd.Timedelta(days=maturity_days)
+        mask = mask & (leads[CREATED_AT] <= mature_by).to_numpy()
+    out = leads.loc[mask].copy()
+    out[LABEL] = labels.labels.loc[mask, LABEL].to_numpy()
+    result: pd.DataFrame = out.reset_index(drop=True)
+    return result
+
+
+def young_leads(leads: pd.DataFrame, labels: LabelResult) -> YoungLeads | None:
+    """Leads younger than the maturity window at the cutoff, and which have an outcome already.
+
+    The leak guard compares the two groups (same period, so drift cannot explain a difference):
+    a field that decided leads have and undecided ones lack was filled after the outcome.
+    """
+    status = labels.labels[STATUS].to_numpy()
+    if not (status == "censored").any():
+        return None
+    young = np.isin(status, ("censored", "won", "lost"))
+    if CREATED_AT in leads.columns:
+        mature_by = labels.cutoff - pd.Timedelta(days=labels.maturity_days)
+        young &= (leads[CREATED_AT] > mature_by).to_numpy()
+    return YoungLeads(leads.loc[young], status[young] != "censored")

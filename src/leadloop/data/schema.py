@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from leadloop.columns import AMOUNT, CREATED_AT, EVENT_ID, LEAD_ID, OCCURRED_AT, OUTCOME
 from leadloop.config import LeadsConfig, OutcomesConfig
 from leadloop.data.timestamps import parse_timestamps
+from leadloop.data.values import FALSE_WORDS, TRUE_WORDS
 from leadloop.errors import InputError
 
 __all__ = ["PreparedLeads", "check_values", "parse_timestamps", "prepare_leads", "prepare_outcomes"]
 
-_TRUE = {"1", "1.0", "true", "yes", "y", "t", "won", "converted"}
-_FALSE = {"0", "0.0", "false", "no", "n", "f", "lost"}
+_TRUE = TRUE_WORDS | {"won", "converted"}  # a label column may also say won or lost
+_FALSE = FALSE_WORDS | {"lost"}
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,11 @@ def prepare_leads(
     ids = _lead_ids(frame, config, source=source, warnings=warnings)
     if config.id_column is not None:
         frame = frame.drop(columns=[config.id_column], errors="ignore")
-    frame.insert(0, "lead_id", ids)
+    frame.insert(0, LEAD_ID, ids)
     has_created = _created_at(frame, config, source=source, warnings=warnings)
     _datetime_features(frame, config, source=source)
     if has_created and now is not None:
-        future = frame["created_at"] > now
+        future = frame[CREATED_AT] > now
         if future.any():
             raise InputError(
                 f"lead created in the future ('{frame['created_at'][future].iloc[0]}' "
@@ -91,17 +93,17 @@ def prepare_outcomes(
         raise InputError("the outcomes table has no rows", path=source)
     _require(raw, [config.outcome_column, config.occurred_at_column], source=source)
     out = pd.DataFrame(index=raw.index)
-    out["lead_id"] = _outcome_ids(raw, config, source=source, leads=leads)
-    out["outcome"] = _map_outcomes(raw[config.outcome_column], config, source=source)
-    out["occurred_at"] = parse_timestamps(
+    out[LEAD_ID] = _outcome_ids(raw, config, source=source, leads=leads)
+    out[OUTCOME] = _map_outcomes(raw[config.outcome_column], config, source=source)
+    out[OCCURRED_AT] = parse_timestamps(
         raw[config.occurred_at_column],
         column=config.occurred_at_column,
         source=source,
         date_format=config.date_formats.get(config.occurred_at_column),
         setting="outcomes.date_formats",
     )
-    out["event_id"] = _optional_text(raw, config.event_id_column)
-    out["amount"] = _optional_amount(raw, config.amount_column, source=source)
+    out[EVENT_ID] = _optional_text(raw, config.event_id_column)
+    out[AMOUNT] = _optional_amount(raw, config.amount_column, source=source)
     return out.reset_index(drop=True)
 
 
@@ -119,7 +121,7 @@ def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> 
         ids = _id_strings(frame.pop(column))
     else:
         ids = _hash_ids(frame)
-    frame.insert(0, "lead_id", ids.to_numpy())
+    frame.insert(0, LEAD_ID, ids.to_numpy())
     created = config.created_at_column
     if created is not None and created in frame.columns:
         stamps = parse_timestamps(
@@ -128,7 +130,7 @@ def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> 
             source=source,
             date_format=config.date_formats.get(created),
         )
-        frame.insert(1, "created_at", stamps.to_numpy())
+        frame.insert(1, CREATED_AT, stamps.to_numpy())
     _datetime_features(frame, config, source=source)
     return frame
 
@@ -138,7 +140,7 @@ def _datetime_features(frame: pd.DataFrame, config: LeadsConfig, *, source: str)
     parsed once per column like ``created_at``, zoned ones converted to naive UTC."""
     declared = {c for c, kind in config.feature_types.items() if kind == "datetime"}
     typed = {str(c) for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
-    for column in sorted((declared | typed) - {"created_at"}):
+    for column in sorted((declared | typed) - {CREATED_AT}):
         if column in frame.columns:
             frame[column] = parse_timestamps(
                 frame[column],
@@ -258,8 +260,8 @@ def _created_at(
             column=column,
             rows=_row_numbers(parsed.isna()),
         )
-    frame.drop(columns=[column], inplace=True)
-    frame.insert(1, "created_at", parsed)
+    del frame[column]
+    frame.insert(1, CREATED_AT, parsed)
     return True
 
 
@@ -305,7 +307,7 @@ def _outcome_ids(
                 f"({len(raw)} outcomes, {len(leads)} leads)",
                 path=source,
             )
-        return pd.Series(leads["lead_id"].to_numpy(), index=raw.index, dtype=object)
+        return pd.Series(leads[LEAD_ID].to_numpy(), index=raw.index, dtype=object)
     if config.id_column not in raw.columns:
         raise InputError(
             f"no lead id column '{config.id_column}'; outcomes are never joined to leads by row "

@@ -20,27 +20,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from leadloop.errors import ConfigError, LeadloopError
+from leadloop.columns import AMOUNT, EVENT_ID, LEAD_ID, OCCURRED_AT, OUTCOME
+from leadloop.errors import ConfigError, StoreError
 
 log = logging.getLogger(__name__)
 METADATA = sa.MetaData()
 EVENTS = sa.Table(
     "feedback_events",
     METADATA,
-    sa.Column("event_id", sa.String(200), primary_key=True),
-    sa.Column("lead_id", sa.String(200), nullable=False, index=True),
-    sa.Column("outcome", sa.String(100), nullable=False),
-    sa.Column("occurred_at", sa.DateTime(), nullable=False),
-    sa.Column("amount", sa.Float(), nullable=True),
+    sa.Column(EVENT_ID, sa.String(200), primary_key=True),
+    sa.Column(LEAD_ID, sa.String(200), nullable=False, index=True),
+    sa.Column(OUTCOME, sa.String(100), nullable=False),
+    sa.Column(OCCURRED_AT, sa.DateTime(), nullable=False),
+    sa.Column(AMOUNT, sa.Float(), nullable=True),
     sa.Column("received_at", sa.DateTime(), nullable=False),
 )
-COLUMNS = ("event_id", "lead_id", "outcome", "occurred_at", "amount")
-
-
-class StoreError(LeadloopError):
-    """The feedback store cannot be reached or written (check serve.store_url)."""
-
-    exit_code = 2
+COLUMNS = (EVENT_ID, LEAD_ID, OUTCOME, OCCURRED_AT, AMOUNT)
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ class FeedbackStore:
 
     def add(self, events: Sequence[dict[str, Any]]) -> Stored:
         """Store events not stored before; one transaction, so a batch lands whole or not at all."""
-        unique = list({e["event_id"]: e for e in events}.values())
+        unique = list({e[EVENT_ID]: e for e in events}.values())
         if not unique:
             return Stored([], [])
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -88,7 +83,7 @@ class FeedbackStore:
         stored: list[str] = []
         duplicates: list[str] = []
         for event in events:
-            eid = event["event_id"]
+            eid = event[EVENT_ID]
             fresh = eid in new
             new.discard(eid)
             (stored if fresh else duplicates).append(eid)
@@ -114,7 +109,7 @@ class FeedbackStore:
         except SQLAlchemyError as err:
             raise StoreError(f"feedback store {self.safe_url}: {_first_line(err)}") from err
         frame = pd.DataFrame([tuple(r) for r in rows], columns=list(COLUMNS))
-        frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
+        frame[OCCURRED_AT] = pd.to_datetime(frame[OCCURRED_AT])
         return frame
 
     def dispose(self) -> None:
@@ -164,9 +159,9 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 def _insert_ignoring_duplicates(engine: Engine) -> Any:
     if engine.dialect.name == "postgresql":
-        return postgresql.insert(EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
+        return postgresql.insert(EVENTS).on_conflict_do_nothing(index_elements=[EVENT_ID])
     if engine.dialect.name == "sqlite":
-        return sqlite.insert(EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
+        return sqlite.insert(EVENTS).on_conflict_do_nothing(index_elements=[EVENT_ID])
     raise ConfigError(
         f"the feedback store supports SQLite and PostgreSQL, not {engine.dialect.name}"
     )

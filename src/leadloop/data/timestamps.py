@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from leadloop.data.values import naive_utc, naive_utc_series
 from leadloop.errors import InputError
 
 DAYFIRST = "dayfirst"
@@ -115,9 +116,7 @@ def parse_value(value: object, *, name: str) -> datetime:
             stamp = pd.Timestamp(parsed.iloc[0])
         except InputError as err:
             raise ValueError(err.detail) from err
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    result: datetime = stamp.to_pydatetime()
+    result: datetime = naive_utc(stamp).to_pydatetime()
     return result
 
 
@@ -294,8 +293,7 @@ def _unparsed(parsed: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
 
 def _finish(parsed: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
     """Naive UTC in nanoseconds; years pandas cannot hold in nanoseconds are an error."""
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    parsed = naive_utc_series(parsed)
     outside = parsed.notna() & ((parsed.dt.year > 2261) | (parsed.dt.year < 1678))
     if outside.any():
         raise where.error(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadloop.data.values import FALSE_WORDS, TRUE_WORDS
 from leadloop.drift import grade_index
 from leadloop.features import Feature, FeatureEncoder
 from leadloop.model.train import LeadModel
@@ -66,10 +67,15 @@ def score_matrix(
         _Words(feat, label, values.get(feat.name, ()))
         for feat, label in zip(model.encoder.features_, labels, strict=True)
     ]
-    picks = _picks(points, reasons)
+    # Row by row, so that no big list of small objects is kept (the garbage collector would
+    # scan it again and again).
+    rows = ((i, points[i].tolist()) for i in range(len(points)))
     if as_json:
-        return Scores(proba, score, grade, None, [_json_row(row, words) for row in picks])
-    return Scores(proba, score, grade, [_dict_row(row, words) for row in picks])
+        texts = [_json_row(i, _picks(row, reasons), words) for i, row in rows]
+        return Scores(proba, score, grade, None, texts)
+    return Scores(
+        proba, score, grade, [_dict_row(i, _picks(row, reasons), words) for i, row in rows]
+    )
 
 
 def to_score(proba: np.ndarray) -> np.ndarray:
@@ -158,25 +164,19 @@ class _Words:
         return str(raw)
 
 
-_Pick = tuple[int, int, float]  # (row, feature, points)
+def _picks(row: list[float], count: int) -> list[tuple[int, float]]:
+    """A lead's ``count`` largest positive factors, then its ``count`` largest negative ones
+    (ties in feature order, the negatives' in reverse), each worth half a point or more."""
+    order = sorted(range(len(row)), key=lambda j: -row[j])  # stable, like a stable argsort
+    up = [(j, row[j]) for j in order[:count] if row[j] >= MIN_POINTS]
+    return up + [(j, row[j]) for j in order[::-1][:count] if row[j] <= -MIN_POINTS]
 
 
-def _picks(points: np.ndarray, count: int) -> list[list[_Pick]]:
-    """Per lead, the ``count`` largest positive factors, then the ``count`` largest negative
-    ones (ties in feature order, the negatives' in reverse), each worth half a point or more."""
-    rows = []
-    columns = range(points.shape[1])
-    for i, row in enumerate(points.tolist()):
-        order = sorted(columns, key=lambda j: -row[j])  # stable, like a stable argsort
-        up = [(i, j, row[j]) for j in order[:count] if row[j] >= MIN_POINTS]
-        down = [(i, j, row[j]) for j in order[::-1][:count] if row[j] <= -MIN_POINTS]
-        rows.append(up + down)
-    return rows
-
-
-def _dict_row(picks: list[_Pick], words: list[_Words]) -> list[dict[str, Any]]:
+def _dict_row(
+    row: int, picks: list[tuple[int, float]], words: list[_Words]
+) -> list[dict[str, Any]]:
     out = []
-    for row, j, points in picks:
+    for j, points in picks:
         w = words[j]
         value = w.value(row)
         shown = round(points)
@@ -192,10 +192,10 @@ def _dict_row(picks: list[_Pick], words: list[_Words]) -> list[dict[str, Any]]:
     return out
 
 
-def _json_row(picks: list[_Pick], words: list[_Words]) -> str:
+def _json_row(row: int, picks: list[tuple[int, float]], words: list[_Words]) -> str:
     """``json.dumps(_dict_row(...))``, written directly (the same text, several times faster)."""
     parts = []
-    for row, j, points in picks:
+    for j, points in picks:
         w = words[j]
         value = w.value_json(row)
         shown = round(points)
@@ -209,9 +209,9 @@ def _json_row(picks: list[_Pick], words: list[_Words]) -> str:
 
 def _yes_no(raw: Any) -> str:
     text = str(raw).strip().lower()
-    if text in ("true", "1", "1.0", "yes", "y"):
+    if text in TRUE_WORDS:
         return "yes"
-    if text in ("false", "0", "0.0", "no", "n"):
+    if text in FALSE_WORDS:
         return "no"
     return str(raw)
 

@@ -19,13 +19,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from leadloop.config import ModelConfig, SplitConfig
+from leadloop.data.labels import YoungLeads
 from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
-from leadloop.label_quality import null_offsets
-from leadloop.leaks import YoungLeads
+from leadloop.label_null import null_offsets
 from leadloop.model.calibrate import Calibrator
 from leadloop.model.forest import BoosterForest, Forest
+from leadloop.model.metadata import ModelMetadata
+from leadloop.model.params import scorer_params
 from leadloop.model.treeshap import TreeShap
 
 MODEL_FILE = "model.txt"
@@ -46,12 +48,12 @@ class LeadModel:
         encoder: FeatureEncoder,
         booster: lgb.Booster,
         calibrator: Calibrator,
-        metadata: dict[str, Any] | None = None,
+        metadata: ModelMetadata | None = None,
     ) -> None:
         self.encoder = encoder
         self.booster = booster
         self.calibrator = calibrator
-        self.metadata = metadata or {}
+        self.metadata = metadata or ModelMetadata()
         self.forest: Forest = BoosterForest(booster)
 
     @cached_property
@@ -83,7 +85,7 @@ class LeadModel:
             "format": 1,
             "encoder": self.encoder.to_dict(),
             "calibrator": self.calibrator.to_dict(),
-            "metadata": self.metadata,
+            "metadata": self.metadata.to_dict(),
         }
         return {
             MODEL_FILE: self.booster.model_to_string(),
@@ -98,7 +100,7 @@ class LeadModel:
             encoder=FeatureEncoder.from_dict(encoding["encoder"]),
             booster=lgb.Booster(model_str=files[MODEL_FILE]),
             calibrator=Calibrator.from_dict(encoding["calibrator"]),
-            metadata=encoding.get("metadata", {}),
+            metadata=ModelMetadata.from_dict(encoding.get("metadata", {})),
         )
 
 
@@ -141,7 +143,7 @@ def train_model(
     )
     matrix = encoder.transform(frame, source="training data")
     fit_idx, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
-    params = _params(config)
+    params = scorer_params(config)
     started = time.perf_counter()
     fit_set = _dataset(matrix[fit_idx], y[fit_idx], encoder)
     booster = lgb.train(
@@ -160,16 +162,16 @@ def train_model(
     importance = dict(
         zip(encoder.feature_names_, np.abs(contrib[:, :-1]).mean(axis=0).tolist(), strict=True)
     )
-    metadata = {
-        "feature_importance": importance,
-        "label_null": _label_null(booster, matrix, y, np.concatenate([valid_idx, cal_idx])),
-        "validation_auc": float(roc_auc_score(y[cal_idx], margin)),
-        "trained_rows": len(y),
+    metadata = ModelMetadata(
+        feature_importance=importance,
+        label_null=_label_null(booster, matrix, y, np.concatenate([valid_idx, cal_idx])),
+        validation_auc=float(roc_auc_score(y[cal_idx], margin)),
+        trained_rows=len(y),
         # The drift reference: the training data's profile, and the calibrated scores on the
         # calibration slice (a random sample of the training period the booster never fit).
-        "profile": build_profile(matrix, encoder.features_),
-        "score_profile": score_profile(calibrator.predict(np.asarray(margin))),
-    }
+        profile=build_profile(matrix, encoder.features_),
+        score_profile=score_profile(calibrator.predict(np.asarray(margin))),
+    )
     model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator, metadata=metadata)
     rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
     return TrainResult(
@@ -213,23 +215,6 @@ def _slices(
         rest, test_size=share, stratify=y[rest], random_state=seed
     )
     return np.sort(fit_idx), np.sort(valid_idx), np.sort(cal_idx)
-
-
-def _params(config: ModelConfig) -> dict[str, Any]:
-    return {
-        "objective": "binary",
-        "metric": "binary_logloss",
-        "learning_rate": config.learning_rate,
-        "num_leaves": config.num_leaves,
-        "min_data_in_leaf": config.min_data_in_leaf,
-        "feature_fraction": config.feature_fraction,
-        "lambda_l2": config.lambda_l2,
-        "num_threads": config.num_threads,
-        "seed": config.seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "verbose": -1,
-    }
 
 
 def _dataset(

@@ -23,8 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 import leadloop
 from leadloop.config import Settings, load_settings
-from leadloop.data.store import FeedbackStore, StoreError
-from leadloop.errors import ConfigError, InputError, LeadloopError
+from leadloop.data.store import FeedbackStore
+from leadloop.errors import ConfigError, LeadloopError
 from leadloop.serve import docs, feedback
 from leadloop.serve.champion import ChampionWatcher
 from leadloop.serve.deps import (
@@ -134,20 +134,15 @@ def app_from_environment() -> FastAPI:
 
 
 def _handlers(app: FastAPI) -> None:
-    """Errors to HTTP statuses, in one place."""
-
-    @app.exception_handler(InputError)
-    async def _input(_request: Request, err: InputError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=422)
-
-    @app.exception_handler(StoreError)
-    async def _store(_request: Request, err: StoreError) -> JSONResponse:
-        log.error("%s", err)
-        return JSONResponse({"detail": f"{err}; retry later"}, status_code=503)
+    """Errors to HTTP statuses, in one place: each error class names its status (errors.py)."""
 
     @app.exception_handler(LeadloopError)
-    async def _other(_request: Request, err: LeadloopError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=500)
+    async def _leadloop(_request: Request, err: LeadloopError) -> JSONResponse:
+        status = err.http_status
+        if status >= 500:
+            log.error("%s", err)
+        retry = "; retry later" if status == 503 else ""
+        return JSONResponse({"detail": f"{err}{retry}"}, status_code=status)
 
 
 router = APIRouter()

@@ -20,7 +20,7 @@ from leadloop.config import Settings
 from leadloop.errors import LeadloopError
 from leadloop.scoring import Scorer
 from leadloop.serve.leads import LeadFields
-from leadloop.tracking import Tracker
+from leadloop.tracking import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ChampionWatcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.tracker = Tracker(settings)
+        self.tracker = ModelRegistry(settings)
         self.current: Loaded | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

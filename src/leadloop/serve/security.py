@@ -25,6 +25,10 @@ import hmac
 import re
 import time
 
+from leadloop.errors import SignatureError
+
+__all__ = ["SignatureError"]  # raised here, defined with every other error
+
 TIMESTAMP_HEADER = "X-Leadloop-Timestamp"
 SIGNATURE_HEADER = "X-Leadloop-Signature"
 HUBSPOT_SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
@@ -48,10 +52,6 @@ _HUBSPOT_DECODED = {
     "%3B": ";",
 }
 _HUBSPOT_ESCAPE = re.compile("|".join(_HUBSPOT_DECODED), re.IGNORECASE)
-
-
-class SignatureError(Exception):
-    """A webhook delivery is not signed as it must be; the message says what is wrong."""
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -1,0 +1,54 @@
+"""The loop and the commands around it, wired from the pure stages.
+
+- ``loop``: ``run_loop``, the whole loop in one process (read, label, split, train, evaluate,
+  check, decide, publish);
+- ``inputs``: reading, validating and labelling the leads and outcomes;
+- ``models``: which champion and challenger a run compares;
+- ``record``: the typed run record; ``publish``: staging, MLflow, aliases, reports;
+- ``inspection``: ``leadloop inspect``; ``commands``: report, history, promote, rollback.
+"""
+
+from __future__ import annotations
+
+from leadloop.pipeline.commands import (
+    history,
+    nothing_new,
+    promote,
+    rerender_report,
+    rollback,
+    write_record,
+)
+from leadloop.pipeline.inputs import (
+    Inputs,
+    ensure_data,
+    label_inputs,
+    load_inputs,
+    resolve_cutoff,
+    write_synthetic,
+)
+from leadloop.pipeline.inspection import inspect_table
+from leadloop.pipeline.loop import STAGES, LoopResult, run_loop
+from leadloop.pipeline.publish import LATEST, REPORT_FILE
+from leadloop.pipeline.record import RunRecord
+
+__all__ = [
+    "LATEST",
+    "REPORT_FILE",
+    "STAGES",
+    "Inputs",
+    "LoopResult",
+    "RunRecord",
+    "ensure_data",
+    "history",
+    "inspect_table",
+    "label_inputs",
+    "load_inputs",
+    "nothing_new",
+    "promote",
+    "rerender_report",
+    "resolve_cutoff",
+    "rollback",
+    "run_loop",
+    "write_record",
+    "write_synthetic",
+]

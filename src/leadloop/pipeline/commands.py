@@ -1,0 +1,77 @@
+"""The commands beside the loop: re-render a report, the model history, a person's promote and
+rollback, and the "nothing new" skip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from leadloop import registry
+from leadloop.config import Settings
+from leadloop.data import io
+from leadloop.errors import InputError
+from leadloop.lineage import Unchanged, record_unchanged, unchanged_since_last
+from leadloop.pipeline.inputs import Inputs
+from leadloop.pipeline.publish import LATEST, REPORT_FILE
+from leadloop.report.html import render_history, render_report
+from leadloop.tracking import ModelRegistry
+
+
+def rerender_report(settings: Settings, run: str) -> Path:
+    """Render a run's report again from what the run wrote (its record and holdout scores)."""
+    directory = settings.resolve(settings.reports_dir) / run
+    if not (directory / "run.json").is_file():
+        raise InputError(
+            f"no run '{run}' under {directory.parent} (see the folder names there)",
+            path=str(directory),
+        )
+    record = io.read_json(directory / "run.json")
+    scores = io.read_table(directory / "holdout_scores.parquet")
+    target = directory / REPORT_FILE
+    io.write_text(render_report(record, scores, importance=record.get("importance")), target)
+    return target
+
+
+def history(settings: Settings) -> tuple[list[dict[str, Any]], Path]:
+    """Every registered version with its facts and decisions; writes reports/history.html."""
+    versions = ModelRegistry(settings).versions()
+    decisions = []
+    reports = settings.resolve(settings.reports_dir)
+    for path in sorted(reports.glob("*/decision.json")) if reports.is_dir() else []:
+        if path.parent.name == LATEST:
+            continue
+        decisions.append({"run": path.parent.name, **io.read_json(path)})
+    target = reports / "history.html"
+    io.write_text(render_history(versions, decisions), target)
+    return versions, target
+
+
+def write_record(record: dict[str, Any], path: Path) -> None:
+    """Write a JSON record (validation findings, decisions) for scripts and DVC."""
+    io.write_json(record, path)
+
+
+def promote(
+    settings: Settings, version: str, *, reason: str, by: str, expected: str | None = None
+) -> tuple[str | None, str | None]:
+    """A person's override, compare-and-set: make ``version`` the champion (only while it is
+    still ``expected``, if given); returns (previous champion, champion after)."""
+    return registry.promote(
+        ModelRegistry(settings), version, reason=reason, by=by, expected=expected
+    )
+
+
+def rollback(
+    settings: Settings, *, reason: str, expected: str | None = None
+) -> tuple[str, str | None]:
+    """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
+    return registry.rollback(ModelRegistry(settings), reason=reason, expected=expected)
+
+
+def nothing_new(settings: Settings, inputs: Inputs) -> Unchanged | None:
+    """The last run, when data, settings, code and champion are all as it left them; the skip
+    is then recorded in MLflow."""
+    unchanged = unchanged_since_last(settings, inputs.data_version)
+    if unchanged is not None:
+        record_unchanged(settings, unchanged)
+    return unchanged

@@ -1,0 +1,214 @@
+"""The loop, wired: read, label, split, train, evaluate, check, decide, then publish in one go.
+
+Every stage is a pure function elsewhere; this module only connects them, so the same loop runs
+from the CLI, from DVC and from a notebook.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadloop.assess import Assessment, assess
+from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
+from leadloop.config import Settings
+from leadloop.data.labels import LabelResult, labeled_table, maturity_rule, young_leads
+from leadloop.evaluate import Metrics, compute_metrics
+from leadloop.gate import Decision, decide
+from leadloop.model.train import LeadModel, TrainResult
+from leadloop.pipeline.inputs import Inputs, check_joined, label_inputs, load_inputs, resolve_cutoff
+from leadloop.pipeline.models import Champion, Training, choose_models, single_model_decision
+from leadloop.pipeline.publish import publish
+from leadloop.pipeline.record import RunRecord, build_record
+from leadloop.registry import Settled
+from leadloop.split import Split, split_holdout
+from leadloop.tracking import ModelRegistry, RunLog
+
+STAGES = ("read", "label", "split", "champion", "challenger", "evaluate", "checks", "publish")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """What one run of the loop produced; ``record.registry`` says what it did to the champion."""
+
+    record: RunRecord
+    report_dir: Path
+    holdout_scores: pd.DataFrame
+    first_run: bool
+
+    @property
+    def decision(self) -> Decision:
+        return self.record.decision
+
+    @property
+    def settled(self) -> Settled | None:
+        """What the run did to the registry, the champion as it is after."""
+        return self.record.registry
+
+    @property
+    def champion_version(self) -> str:
+        """The champion after the run."""
+        return self.record.versions.champion
+
+    @property
+    def challenger_version(self) -> str:
+        return self.record.versions.challenger
+
+
+def run_loop(
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    now: pd.Timestamp | None = None,
+    inputs: Inputs | None = None,
+) -> LoopResult:
+    """Run the whole loop once: every stage, the gate, then publish; aliases move last.
+
+    ``inputs`` already read (by ``load_inputs`` with the same ``now``) are used as given.
+    """
+    step = progress or (lambda _stage: None)
+    now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+    models = ModelRegistry(settings)
+    if inputs is None:
+        step("read")
+        inputs = load_inputs(settings, now=now)
+    data, labels = _training_data(settings, inputs, now=now, step=step)
+    champion, challenger = choose_models(settings, models, data, step)
+    judged = _judge(settings, data, champion, challenger, step)
+    step("publish")
+    record = build_record(
+        settings,
+        inputs=inputs,
+        labels=labels,
+        split=data.split,
+        run_name=f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}",
+        metrics=judged.metrics,
+        trained={CHAMPION: champion.trained, CHALLENGER: challenger},
+        assessment=judged.assessment,
+        decision=judged.decision,
+        used=len(data.labeled),
+        importance=judged.importance,
+    )
+    record = publish(
+        settings,
+        runs=RunLog(settings),
+        models=models,
+        record=record,
+        inputs=inputs,
+        labeled=data.labeled,
+        scores=judged.scores,
+        compared_with=champion.version,
+    )
+    report_dir = settings.resolve(settings.reports_dir) / record.run
+    return LoopResult(record, report_dir, judged.scores, champion.trained is not None)
+
+
+def _training_data(
+    settings: Settings, inputs: Inputs, *, now: pd.Timestamp, step: Progress
+) -> tuple[Training, LabelResult]:
+    """Labels as of the cutoff, the labelled leads old enough to use, and the holdout split."""
+    cutoff = resolve_cutoff(settings, inputs, now=now)
+    step("label")
+    labels = label_inputs(settings, inputs, cutoff)
+    check_joined(settings, inputs, labels)
+    rule = maturity_rule(settings.labels, from_column=settings.outcomes.source == "none")
+    labeled = labeled_table(inputs.leads.frame, labels, maturity_days=rule)
+    step("split")
+    split = split_holdout(
+        labeled,
+        fraction=settings.split.holdout_fraction,
+        min_rows=settings.split.min_holdout_rows,
+        seed=settings.model.seed,
+    )
+    return Training(inputs, labeled, split, young_leads(inputs.leads.frame, labels)), labels
+
+
+@dataclass(frozen=True)
+class _Judged:
+    scores: pd.DataFrame
+    metrics: dict[str, Metrics]
+    importance: dict[str, dict[str, float]]
+    assessment: Assessment
+    decision: Decision
+
+
+def _judge(
+    settings: Settings,
+    data: Training,
+    champion: Champion,
+    challenger: TrainResult | None,
+    step: Progress,
+) -> _Judged:
+    """Both models on the same holdout, the evidence, and the gate's decision."""
+    step("evaluate")
+    retrained = challenger.model if challenger is not None else champion.model
+    holdout = data.labeled.iloc[data.split.holdout]
+    scores = _holdout_scores(holdout, champion.model, retrained)
+    metrics = {role: _evaluate(settings, scores, role) for role in (CHAMPION, CHALLENGER)}
+    step("checks")
+    seed = settings.model.seed
+    importance = {
+        CHAMPION: champion.model.mean_abs_contributions(holdout, seed=seed),
+        CHALLENGER: retrained.mean_abs_contributions(holdout, seed=seed),
+    }
+    assessment = assess(
+        settings,
+        champion=champion.model,
+        challenger=retrained,
+        holdout=holdout,
+        scores=scores,
+        metrics=metrics,
+        importance=importance[CHAMPION],
+        train_rows=data.train_rows,
+        history_label=_history(settings, data.inputs, data.train_rows),
+        current=_newest(data.inputs.leads.frame, data.split, holdout),
+        labeled=data.labeled,
+    )
+    decision = single_model_decision(decide(assessment.evidence, settings.gate), champion)
+    return _Judged(scores, metrics, importance, assessment, decision)
+
+
+def _holdout_scores(
+    holdout: pd.DataFrame, champion: LeadModel, challenger: LeadModel
+) -> pd.DataFrame:
+    """Both models' probabilities on the very same holdout rows."""
+    return pd.DataFrame(
+        {
+            LEAD_ID: holdout[LEAD_ID].to_numpy(),
+            LABEL: holdout[LABEL].to_numpy(),
+            CHAMPION: champion.predict_proba(holdout, source="holdout"),
+            CHALLENGER: challenger.predict_proba(holdout, source="holdout"),
+        }
+    )
+
+
+def _evaluate(settings: Settings, scores: pd.DataFrame, role: str) -> Metrics:
+    return compute_metrics(
+        scores[LABEL].to_numpy(),
+        scores[role].to_numpy(),
+        capacity=settings.evaluation.capacity,
+        bins=settings.evaluation.calibration_bins,
+    )
+
+
+def _newest(leads: pd.DataFrame, split: Split, holdout: pd.DataFrame) -> pd.DataFrame:
+    """The current period for drift: every lead created in the holdout window or later."""
+    if split.holdout_start is None:
+        return holdout
+    return leads.loc[leads[CREATED_AT] >= split.holdout_start]
+
+
+def _history(settings: Settings, inputs: Inputs, rows: pd.DataFrame) -> np.ndarray | None:
+    """The historical label of the training rows, to compare with the CRM's (none when the
+    historical label is the label itself)."""
+    history = inputs.leads.history_label
+    if history is None or settings.outcomes.source == "none":
+        return None
+    by_id = pd.Series(history.to_numpy(), index=inputs.leads.frame[LEAD_ID].to_numpy())
+    return by_id.reindex(rows[LEAD_ID].to_numpy()).to_numpy(dtype=np.float64)
