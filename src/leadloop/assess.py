@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
-from leadloop.config import Settings
+from leadloop.config import (
+    DriftConfig,
+    EvaluationConfig,
+    GateConfig,
+    LabelQualityConfig,
+    Settings,
+)
 from leadloop.drift import DriftReport, feature_drift, label_drift, score_shift
 from leadloop.evaluate import (
     Metrics,
@@ -51,8 +57,30 @@ class Assessment:
         }
 
 
+@dataclass(frozen=True)
+class Policy:
+    """The settings assessment reads: the gate's, drift's and label quality's, the business
+    figures of evaluation, and the run's seed."""
+
+    gate: GateConfig
+    drift: DriftConfig
+    label_quality: LabelQualityConfig
+    evaluation: EvaluationConfig
+    seed: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        return cls(
+            settings.gate,
+            settings.drift,
+            settings.label_quality,
+            settings.evaluation,
+            settings.model.seed,
+        )
+
+
 def assess(
-    settings: Settings,
+    policy: Policy,
     *,
     champion: LeadModel,
     challenger: LeadModel,
@@ -70,7 +98,7 @@ def assess(
     ``importance`` is the champion's mean |contribution| per feature on the holdout, the same
     figures the report shows.
     """
-    gate = settings.gate
+    gate = policy.gate
     y = scores[LABEL].to_numpy()
     champ, chall = scores[CHAMPION].to_numpy(), scores[CHALLENGER].to_numpy()
     evidence = Evidence(
@@ -79,10 +107,10 @@ def assess(
             y,
             champ,
             chall,
-            capacity=settings.evaluation.capacity,
+            capacity=policy.evaluation.capacity,
             confidence=gate.confidence,
             resamples=gate.bootstrap_resamples,
-            seed=settings.model.seed,
+            seed=policy.seed,
         ),
         champion_auc=metrics[CHAMPION].roc_auc,
         challenger_auc=metrics[CHALLENGER].roc_auc,
@@ -91,14 +119,14 @@ def assess(
         ece_noise=ece_noise_floor(
             metrics[CHALLENGER].n,
             metrics[CHALLENGER].base_rate,
-            bins=settings.evaluation.calibration_bins,
+            bins=policy.evaluation.calibration_bins,
         ),
         holdout_positives=metrics[CHALLENGER].positives,
         holdout_rows=metrics[CHALLENGER].n,
         top_features=top_features(importance),
-        drift=_drift(settings, champion, current),
+        drift=_drift(policy.drift, champion, current),
         label_quality=_label_quality(
-            settings,
+            policy,
             champion=champion,
             holdout=holdout,
             scores=scores,
@@ -108,7 +136,7 @@ def assess(
     )
     created = labeled[CREATED_AT] if CREATED_AT in labeled.columns else None
     months = label_drift(created, labeled[LABEL].to_numpy()) if created is not None else []
-    shift = score_shift(champ, chall, cutoffs=tuple(settings.evaluation.grade_cutoffs))
+    shift = score_shift(champ, chall, cutoffs=tuple(policy.evaluation.grade_cutoffs))
     return Assessment(evidence, months, shift.to_dict())
 
 
@@ -129,7 +157,7 @@ def policy_conflicts(champion: LeadModel, challenger: LeadModel) -> dict[str, st
     }
 
 
-def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> DriftReport | None:
+def _drift(config: DriftConfig, champion: LeadModel, current: pd.DataFrame) -> DriftReport | None:
     profile = champion.metadata.profile
     if profile is None or current.empty:
         return None
@@ -138,7 +166,7 @@ def _drift(settings: Settings, champion: LeadModel, current: pd.DataFrame) -> Dr
         profile,
         matrix,
         champion.encoder.features_,
-        thresholds=settings.drift,
+        thresholds=config,
         reference_scores=champion.metadata.score_profile,
         current_scores=champion.predict_matrix(matrix),
     )
@@ -153,7 +181,7 @@ def _history_pairs(
 
 
 def _label_quality(
-    settings: Settings,
+    policy: Policy,
     *,
     champion: LeadModel,
     holdout: pd.DataFrame,
@@ -173,6 +201,6 @@ def _label_quality(
         history=history,
         offsets=champion.metadata.label_null,
         policy=LabelPolicy(
-            settings.label_quality, confidence=settings.gate.confidence, seed=settings.model.seed
+            policy.label_quality, confidence=policy.gate.confidence, seed=policy.seed
         ),
     )

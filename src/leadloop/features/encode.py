@@ -71,8 +71,7 @@ def encode_column(
         return _boolean(values)
     if feat.kind == "datetime":
         return _age_days(values, reference)
-    text = values.astype("string").to_numpy(dtype=object, na_value=None)
-    codes = pd.Index(feat.categories, dtype=object).get_indexer(text)
+    codes = pd.Index(feat.categories, dtype=object).get_indexer(pd.Index(values.astype("string")))
     out = codes.astype(np.float64)
     out[codes < 0] = len(feat.categories)  # rare or unseen: the shared "other" code
     out[values.isna().to_numpy()] = np.nan

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadloop.assess import Assessment, assess
+from leadloop.assess import Assessment, Policy, assess
 from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID
 from leadloop.config import Settings
 from leadloop.data.labels import LabelResult, labeled_table, maturity_rule, young_leads
@@ -158,7 +158,7 @@ def _judge(
         CHALLENGER: retrained.mean_abs_contributions(holdout, seed=seed),
     }
     assessment = assess(
-        settings,
+        Policy.of(settings),
         champion=champion.model,
         challenger=retrained,
         holdout=holdout,
