@@ -87,7 +87,7 @@ def compile_forest(model_text: str, *, cache_dir: Path, label: str) -> Forest | 
             _compile_into(lleaves, model_text, final, label)
         compiled = lleaves.Model(model_file=str(final / MODEL_TEXT))
         compiled.compile(cache=str(final / OBJECT_FILE), raw_score=True)
-    except (OSError, RuntimeError, ValueError, KeyError) as err:
+    except (OSError, RuntimeError, ValueError, KeyError, NotImplementedError) as err:
         log.warning("could not compile the trees of %s (%s); scoring with LightGBM", label, err)
         return None
     log.info("scoring %s with compiled trees (lleaves), cached in %s", label, final)

@@ -62,6 +62,7 @@ class _Flat:
     cat_bits: list[int] = field(default_factory=list)
     leaves: list[tuple[int, int, float]] = field(default_factory=list)  # (node, d, value)
     bias: float = 0.0
+    linear: bool = False  # leaves with linear models: not covered
 
 
 class TreeShap:
@@ -83,8 +84,9 @@ class TreeShap:
         for info in dump["tree_info"]:
             _add_tree(flat, info["tree_structure"])
             flat.tree_start.append(len(flat.parent))
-        if max(flat.leaf_d, default=0) > MAX_PATH_FEATURES:
-            log.info("reasons: LightGBM's pred_contrib (a path tests too many features)")
+        if flat.linear or max(flat.leaf_d, default=0) > MAX_PATH_FEATURES:
+            why = "linear trees" if flat.linear else "a path tests too many features"
+            log.info("reasons: LightGBM's pred_contrib (%s)", why)
             return
         self.bias = flat.bias
         self.max_nodes = max(np.diff(flat.tree_start), default=1)
@@ -126,8 +128,6 @@ def _unsupported(booster: lgb.Booster) -> str | None:
         return "the _treeshap extension is not built"
     if booster.num_model_per_iteration() != 1:
         return "a model with several classes"
-    if "linear_tree=1" in booster.model_to_string(num_iteration=0)[:4000]:
-        return "a model with linear trees"
     return None
 
 
@@ -187,6 +187,7 @@ def _leaf(
     flat: _Flat, node: dict[str, Any], feats: list[int], zeros: list[float], total: float
 ) -> None:
     value = float(node["leaf_value"])
+    flat.linear = flat.linear or "leaf_coeff" in node
     flat.leaf_value[-1] = value
     flat.leaf_d[-1] = len(feats)
     flat.leaf_path[-1] = len(flat.path_feature)

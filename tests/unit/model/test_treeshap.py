@@ -98,3 +98,13 @@ def test_constant_trees_add_only_to_the_bias() -> None:
     booster = lgb.train(params, lgb.Dataset(matrix, label=y), num_boost_round=3)
     got = TreeShap(booster).contributions(matrix)
     np.testing.assert_allclose(got, booster.predict(matrix, pred_contrib=True), atol=1e-12)
+
+
+def test_linear_trees_fall_back_to_lightgbm() -> None:
+    """It leaves models with linear trees, which its tables do not cover, to LightGBM."""
+    rng = np.random.default_rng(4)
+    matrix = rng.normal(size=(500, 3))
+    y = (matrix[:, 0] + rng.normal(size=500) > 0).astype(float)
+    params = {"objective": "binary", "verbose": -1, "linear_tree": True}
+    booster = lgb.train(params, lgb.Dataset(matrix, label=y), num_boost_round=3)
+    assert TreeShap(booster).engine == "lightgbm"
