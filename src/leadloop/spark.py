@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from leadloop.config import Settings
+from leadloop.data import io
 from leadloop.errors import ConfigError, InputError
 from leadloop.scoring import SCORE_SCHEMA, Scorer
 from leadloop.tracking import ModelRegistry
@@ -31,6 +32,7 @@ from leadloop.tracking import ModelRegistry
 RESULT_TYPE = "probability double, score long, grade string, model_version string, reasons string"
 APP_NAME = "leadloop score"
 PYTHON_ENV = "PYSPARK_PYTHON"
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"  # the only way Spark reads them
 
 
 @dataclass(frozen=True)
@@ -181,12 +183,22 @@ def _same(source: str, target: str) -> bool:
 
 
 def _read(spark: Any, name: str) -> Any:
+    """A Parquet path or a table; nanosecond timestamps of a local file (pandas writes them)
+    are read as the integers Spark can read and made timestamps again (to the microsecond)."""
     from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
 
+    local = Path(name)
+    nanos = io.nanosecond_timestamps(local) if _is_path(name) and local.exists() else []
+    if nanos:
+        spark.conf.set(NANOS_AS_LONG, "true")
     try:
-        return spark.read.parquet(name) if _is_path(name) else spark.table(name)
+        frame = spark.read.parquet(name) if _is_path(name) else spark.table(name)
     except AnalysisException as err:
         raise InputError(f"cannot be read by Spark: {str(err).splitlines()[0]}", path=name) from err
+    for column in nanos:
+        frame = frame.withColumn(column, F.timestamp_micros(F.floor(F.col(column) / 1000)))
+    return frame
 
 
 def _write(frame: Any, name: str) -> None:

@@ -71,6 +71,27 @@ def test_spark_records_equal_the_single_process(
         assert mine == theirs, f"row {i}: {mine} != {theirs}"
 
 
+def test_spark_reads_pandas_nanosecond_timestamps(
+    registered: Path, leads: Path, session: Any, tmp_path: Path
+) -> None:
+    """It scores Parquet whose timestamps pandas wrote in nanoseconds as the single process."""
+    settings = settings_for(registered)
+    scorer = load_scorer(settings, reasons=3)
+    frame = pd.read_parquet(leads).head(200)
+    frame["created_at"] = pd.to_datetime(frame["created_at"]).astype("datetime64[ns]")
+    source = tmp_path / "nanos.parquet"
+    frame.to_parquet(source, index=False)
+    score_file(settings, source, tmp_path / "single.parquet", scorer=scorer)
+    spark_engine.score_on_spark(
+        settings, str(source), str(tmp_path / "spark.parquet"), scorer=scorer, spark=session
+    )
+    local = pd.read_parquet(tmp_path / "single.parquet")
+    remote = pd.read_parquet(tmp_path / "spark.parquet").set_index("lead_id")
+    remote = remote.loc[local["lead_id"]].reset_index()
+    np.testing.assert_allclose(remote["probability"], local["probability"], rtol=1e-12)
+    assert remote["reasons"].tolist() == local["reasons"].tolist()
+
+
 def test_spark_refuses_input_without_a_feature(
     registered: Path, leads: Path, session: Any, tmp_path: Path
 ) -> None:
