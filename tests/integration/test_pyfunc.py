@@ -64,3 +64,15 @@ def test_reasons_can_be_turned_off(logged: mlflow.pyfunc.PyFuncModel, registered
     plain = logged.predict(leads, params={"reasons": 0})
     assert set(plain["reasons"]) == {"[]"} and set(full["reasons"]) != {"[]"}
     np.testing.assert_allclose(plain["probability"], full["probability"], rtol=1e-12)
+
+
+def test_reasons_follow_the_model_config(registered: Path) -> None:
+    """It skips the reasons when loaded with model_config={'reasons': 0}, as Spark loads it."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(settings_for(registered).tracking_uri())
+    try:
+        plain = mlflow.pyfunc.load_model("models:/lead-scorer/1", model_config={"reasons": 0})
+    finally:
+        mlflow.set_tracking_uri(previous)
+    leads = pd.read_csv(registered / "data" / "leads.csv", nrows=20)
+    assert set(plain.predict(leads)["reasons"]) == {"[]"}

@@ -11,7 +11,7 @@ The model configuration (``model_config``, set when the version was registered; 
 override any key when loading) holds ``model_version``, ``grade_cutoffs``, ``reasons`` (top
 factors each way; 0 skips them), optionally ``date_formats`` (as ``leads.date_formats``) and
 ``compiled_dir`` (where to cache compiled trees; compiled only where lleaves is installed).
-``params={"reasons": n}`` at predict time overrides ``reasons``.
+``params={"reasons": n}`` at predict time overrides ``reasons`` (its default, -1, keeps it).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel
 from leadloop.scoring import Scorer
 
 DEFAULT_CUTOFFS = (0.4, 0.2, 0.1)  # evaluation.grade_cutoffs' defaults
+USE_CONFIG = -1  # the ``reasons`` parameter's default: as the model configuration says
 
 
 class LeadScorer(PythonModel):
@@ -63,8 +64,9 @@ class LeadScorer(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         scorer = self.scorer
-        if params and params.get("reasons") is not None:
-            scorer = Scorer(scorer.model, scorer.version, scorer.cutoffs, int(params["reasons"]))
+        reasons = int((params or {}).get("reasons", USE_CONFIG))
+        if reasons != USE_CONFIG:  # MLflow passes the signature's default when none is given
+            scorer = Scorer(scorer.model, scorer.version, scorer.cutoffs, reasons)
         stamp = pd.Timestamp.now(tz="UTC").floor("s")
         return scorer.score_frame(model_input, scored_at=stamp, date_formats=self.date_formats)
 

@@ -106,22 +106,23 @@ def _log(
             python_model=str(PYFUNC_CODE),
             artifacts={name: str(files / name) for name in (MODEL_FILE, ENCODING_FILE)},
             code_paths=[str(Path(leadloop.__file__).parent)],
-            signature=_signature(sample, records, reasons=config["reasons"]),
+            signature=_signature(sample, records),
             pip_requirements=PIP_REQUIREMENTS,
             model_config=config,
             model_id=model_id,
         )
 
 
-def _signature(sample: pd.DataFrame, records: pd.DataFrame, *, reasons: int) -> ModelSignature:
+def _signature(sample: pd.DataFrame, records: pd.DataFrame) -> ModelSignature:
     """Input columns typed from a sample, every one optional: leads may miss any value; the
-    score records as outputs; ``reasons`` as a parameter. Timestamps are of any type: they may
-    come as text, as the service takes them (the model parses them)."""
+    score records as outputs; ``reasons`` as a parameter (-1 by default: the configuration's).
+    Timestamps are of any type: they may come as text, as the service takes them (the model
+    parses them)."""
     plain = sample.copy()
     for column in plain.columns:
         if isinstance(plain[column].dtype, pd.StringDtype):
             plain[column] = plain[column].astype(object)
-    inferred = infer_signature(plain, records, params={"reasons": reasons})
+    inferred = infer_signature(plain, records, params={"reasons": -1})
     columns: list[ColSpec | TensorSpec] = [
         ColSpec(_any() if c.type == DataType.datetime else c.type, c.name, required=False)
         for c in inferred.inputs.inputs
