@@ -11,6 +11,7 @@ flat around a lead, the booster's own probability curve sets the scale instead).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -139,20 +140,22 @@ class _Words:
     def value_json(self, row: int) -> str:
         """``value(row)`` escaped for a JSON string (without quotes), cached per raw value."""
         raw = self.values[row] if row < len(self.values) else None
+        if isinstance(raw, float) and raw != raw:  # NaN: never equal to a cached key
+            return "missing"
         try:
             key = (type(raw), raw)
             found = self._json.get(key)
         except TypeError:  # an unhashable value
-            return json.dumps(self.value(row))[1:-1]
+            return _escaped(self.value(row))
         if found is None:
-            found = json.dumps(self.value(row))[1:-1]
-            if not (isinstance(raw, float) and raw != raw):  # NaNs never match a dict key
-                self._json[key] = found
+            found = self._json[key] = _escaped(self.value(row))
         return found
 
     def value(self, row: int) -> str:
         raw = self.values[row] if row < len(self.values) else None
-        if raw is None or (not isinstance(raw, str) and bool(pd.isna(raw))):
+        if raw is None or (isinstance(raw, float) and raw != raw):
+            return "missing"
+        if not isinstance(raw, str | bool | int | float) and bool(pd.isna(raw)):
             return "missing"
         if self.feat.kind == "categorical":
             text = str(raw)
@@ -205,6 +208,14 @@ def _json_row(row: int, picks: list[tuple[int, float]], words: list[_Words]) -> 
             f'"text": "{w.label_json} = {value}: {shown:+d} {unit}"}}'
         )
     return "[" + ", ".join(parts) + "]"
+
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but the quote and the backslash
+
+
+def _escaped(text: str) -> str:
+    """``text`` as inside a JSON string (``json.dumps`` without the quotes)."""
+    return text if _PLAIN.fullmatch(text) else json.dumps(text)[1:-1]
 
 
 def _yes_no(raw: Any) -> str:
