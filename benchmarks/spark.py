@@ -11,9 +11,8 @@ one's memory is its own:
 - spark: `leadloop score --engine spark`'s path (MLflow's spark_udf on a local session; the
   Python workers score with the logged model).
 
-Prints rows/s, and peak resident memory of the Python driver and, for Spark, of its JVM (the
-largest child process: in local mode the executors live in it; Python workers are reported
-apart by Spark and not here). Spark and the client share the machine's 2 cores with whatever
+Prints rows/s, and peak resident memory of the Python driver and, for Spark, of its JVM (in
+local mode the executors live in it; the Python workers that score are not counted). Spark and the client share the machine's 2 cores with whatever
 else runs. Never asserts.
 """
 
@@ -65,15 +64,30 @@ def measure(root: Path, engine: str, reasons: int, master: str) -> dict[str, flo
             done = spark.score_on_spark(
                 settings, str(source), str(target), scorer=scorer, spark=session
             )
+            jvm = jvm_peak_mib()
         finally:
             session.stop()
         rows = done.rows
     else:
-        rows = score_file(settings, source, target, scorer=scorer).rows
+        rows, jvm = score_file(settings, source, target, scorer=scorer).rows, 0.0
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"rows": rows, "seconds": seconds, "driver_mib": own, "child_mib": children}
+    return {"rows": rows, "seconds": seconds, "driver_mib": own, "child_mib": jvm}
+
+
+def jvm_peak_mib() -> float:
+    """Peak resident memory (VmHWM) of this process's Java child: Spark's driver JVM."""
+    peak = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if int(fields.get("PPid", "0").strip()) == os.getpid() and b"java" in command:
+            peak = max(peak, float(fields.get("VmHWM", "0 kB").split()[0]) / 1024)
+    return peak
 
 
 def child(root: Path, engine: str, reasons: int, master: str) -> dict[str, float]:
