@@ -12,8 +12,8 @@ one's memory is its own:
   Python workers score with the logged model).
 
 Prints rows/s, and peak resident memory of the Python driver and, for Spark, of its JVM (in
-local mode the executors live in it; the Python workers that score are not counted). Spark and the client share the machine's 2 cores with whatever
-else runs. Never asserts.
+local mode the executors live in it; the Python workers that score are not counted). Both
+engines share the machine's 2 cores with whatever else runs. Never asserts.
 """
 
 from __future__ import annotations
