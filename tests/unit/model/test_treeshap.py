@@ -58,7 +58,7 @@ def test_contributions_equal_pred_contrib(case: str) -> None:
     """It gives LightGBM's pred_contrib, bias column included, to float tolerance."""
     booster = _booster(case)
     explainer = TreeShap(booster)
-    assert explainer.engine == "leaf tables"
+    assert explainer.engine == "leaf tables", "the _treeshap extension is not built: make install"
     rows = _rows(0.1)[:2000]
     expected = booster.predict(rows, pred_contrib=True)
     got = explainer.contributions(rows)
