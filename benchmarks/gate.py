@@ -25,8 +25,8 @@ flipped CRM outcome events (a CRM feed that wrong is a fault a person must fix),
 with fewer leads of the rarer outcome than the policy needs to decide. Strong covariate drift
 is judged by the truth like any change of the world: the holdout is the drifted period, so a
 challenger proven there is promoted with the drift named, and one not proven is blocked for
-review (a block there counts as a false block only when the challenger was truly better). Otherwise promote is right when the challenger is truly better; keep is right
-unless the challenger was better by at least 0.01 and by at least what its holdout can prove 4
+review (a block there counts as a false block only when the challenger was truly better).
+Otherwise promote is right when the challenger is truly better; keep is right unless the challenger was better by at least 0.01 and by at least what its holdout can prove 4
 times in 5 (80% power at the gate's level, from the run's own DeLong standard error: a gain
 below that no test at that level can be expected to prove, so keeping is what the data allow;
 such keeps are counted apart as "unprovable here"), else a missed improvement; block is a false

@@ -7,16 +7,20 @@ files; the record path serves the API and never builds a DataFrame.
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from leadloop.data.timestamps import parse_timestamps
 from leadloop.errors import InputError
+from leadloop.features import FeatureEncoder
 from leadloop.model.explain import score_matrix
+from leadloop.model.forest import compile_forest
 from leadloop.model.train import LeadModel
 
 SCORE_SCHEMA = pa.schema(
@@ -55,21 +59,20 @@ class Scorer:
     def score_table(self, frame: pd.DataFrame, *, scored_at: pd.Timestamp, source: str) -> pa.Table:
         """Score a prepared table (``lead_id``, optional ``created_at``, the features)."""
         matrix = self.model.encoder.transform(frame, source=source)
-        values = {
-            name: frame[name].to_numpy(dtype=object) for name in self.model.encoder.feature_names_
-        }
+        names = self.model.encoder.feature_names_ if self.reasons else []  # words for reasons
+        values = {name: frame[name].to_numpy(dtype=object) for name in names}
         scores = score_matrix(
-            self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
+            self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons, as_json=True
         )
         n = len(frame)
         reasons = (
             pa.repeat("[]", n)
-            if scores.reasons is None
-            else pa.array([json.dumps(r) for r in scores.reasons], pa.string())
+            if scores.reasons_json is None
+            else pa.array(scores.reasons_json, pa.string())
         )
         return pa.table(
             [
-                pa.array(frame["lead_id"].astype(str), pa.string()),
+                pa.array(frame["lead_id"].astype("string"), pa.string(), from_pandas=True),
                 pa.array(scores.probability, pa.float64()),
                 pa.array(scores.score, pa.int64()),
                 pa.array(scores.grade, pa.string()),
@@ -80,6 +83,21 @@ class Scorer:
             schema=SCORE_SCHEMA,
         )
 
+    def score_frame(
+        self,
+        frame: pd.DataFrame,
+        *,
+        scored_at: pd.Timestamp,
+        date_formats: Mapping[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """Score any table of leads as the service scores JSON leads (the MLflow model's
+        ``predict``): a missing column is a missing value, timestamps may be text."""
+        prepared = prepare_leads(frame, self.model.encoder, date_formats=date_formats)
+        table = self.score_table(prepared, scored_at=scored_at, source="model input")
+        out: pd.DataFrame = table.to_pandas()
+        out["scored_at"] = scored_at.isoformat(timespec="seconds")
+        return out
+
     def score_records(
         self, records: Sequence[Mapping[str, Any]], *, now: pd.Timestamp
     ) -> list[dict[str, Any]]:
@@ -89,9 +107,8 @@ class Scorer:
             matrix = self.model.encoder.transform_records(records, now=now.tz_localize(None))
         except InputError as err:
             raise InputError(_which_lead(records, err)) from err
-        values = {
-            name: [r.get(name) for r in records] for name in self.model.encoder.feature_names_
-        }
+        names = self.model.encoder.feature_names_ if self.reasons else []  # words for reasons
+        values = {name: [r.get(name) for r in records] for name in names}
         scores = score_matrix(
             self.model, matrix, values, cutoffs=self.cutoffs, reasons=self.reasons
         )
@@ -108,6 +125,33 @@ class Scorer:
             }
             for i, record in enumerate(records)
         ]
+
+
+def prepare_leads(
+    frame: pd.DataFrame,
+    encoder: FeatureEncoder,
+    *,
+    date_formats: Mapping[str, str] | None = None,
+    source: str = "model input",
+) -> pd.DataFrame:
+    """Leads as the service takes them: ``lead_id`` as text (or missing), every feature column
+    present (absent ones missing), ``created_at`` and datetime features parsed from text."""
+    formats = dict(date_formats or {})
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    ids = frame["lead_id"] if "lead_id" in frame.columns else pd.Series([None] * len(frame))
+    out["lead_id"] = ids.reset_index(drop=True).astype("string").str.strip()
+    stamped = [f.name for f in encoder.features_ if f.kind == "datetime"]
+    for name in ["created_at", *stamped]:
+        if name in frame.columns and name not in out.columns:
+            values = frame[name].reset_index(drop=True)
+            out[name] = parse_timestamps(
+                values, column=name, source=source, date_format=formats.get(name)
+            ).to_numpy()
+    for feat in encoder.features_:
+        if feat.name not in out.columns:
+            present = feat.name in frame.columns
+            out[feat.name] = frame[feat.name].reset_index(drop=True) if present else None
+    return out
 
 
 def _which_lead(records: Sequence[Mapping[str, Any]], err: InputError) -> str:
@@ -133,3 +177,23 @@ def _check_any_feature(records: Sequence[Mapping[str, Any]], names: list[str]) -
         raise InputError(
             f"lead {shown}: no field the model uses; expected some of {sorted(wanted)}"
         )
+
+
+def compile_trees(scorer: Scorer, *, cache_dir: Path, label: str, background: bool = False) -> None:
+    """Swap compiled trees into the scorer's model: from ``cache_dir``, compiled there first
+    when missing; LightGBM stays where lleaves is not installed (a log line says so). In the
+    background, LightGBM scores until the swap (one reference assignment: requests in flight
+    are unaffected)."""
+    model = scorer.model
+    if model.forest.engine != "lightgbm":
+        return
+
+    def swap() -> None:
+        forest = compile_forest(model.booster.model_to_string(), cache_dir=cache_dir, label=label)
+        if forest is not None:
+            model.forest = forest
+
+    if background:
+        threading.Thread(target=swap, name="compile-trees", daemon=True).start()
+    else:
+        swap()

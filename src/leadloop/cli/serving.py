@@ -39,6 +39,13 @@ def score(
     ),
     config: ConfigOption = None,
     quiet: QuietOption = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local: in this process; spark: on Spark through MLflow's spark_udf "
+            "(pip install 'leadloop[spark]'; Parquet paths or Spark table names)."
+        ),
+    ] = "local",
 ) -> None:
     """Score a file of leads with the champion (or --model): probability, score, grade, reasons."""
     settings = load(config)
@@ -61,6 +68,7 @@ def score(
                 scorer=scorer,
                 chunk_rows=chunk_rows,
                 progress=lambda done: bar.update(task, completed=done),
+                engine=engine,
             )
         )
     grades = ", ".join(f"{g}: {n:,}" for g, n in result.grades.items()) or "none"

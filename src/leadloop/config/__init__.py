@@ -25,6 +25,7 @@ from leadloop.config.serve import (
     CrmWebhook,
     FeedbackFields,
     HubSpotWebhook,
+    ScoringConfig,
     ServeConfig,
     StandardWebhook,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "LeadsConfig",
     "ModelConfig",
     "OutcomesConfig",
+    "ScoringConfig",
     "ServeConfig",
     "Settings",
     "SplitConfig",

@@ -1,4 +1,5 @@
-"""The ``serve`` section: the scoring service, its CRM webhooks and the feedback store.
+"""The ``serve`` and ``scoring`` sections: the scoring service, its CRM webhooks and the
+feedback store; how scores are computed (compiled trees or LightGBM).
 
 Secrets come from the environment (``LEADLOOP_SERVE__API_KEY`` ...), taken byte for byte.
 """
@@ -6,6 +7,7 @@ Secrets come from the environment (``LEADLOOP_SERVE__API_KEY`` ...), taken byte 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -108,3 +110,16 @@ class ServeConfig(Section):
     reasons: int = Field(default=3, ge=0, le=20)
     strict_fields: bool = False
     docs: bool = True
+
+
+class ScoringConfig(Section):
+    """How scores are computed: compiled trees (``pip install 'leadloop[fast]'``) or LightGBM.
+
+    ``compile: auto`` compiles a model's trees for batches of more than ``compile_rows`` leads
+    and, in the background, for the service; ``always`` for every scorer; ``never`` keeps
+    LightGBM. Compiled trees are cached per model version in ``cache_dir``.
+    """
+
+    compile: Literal["auto", "always", "never"] = "auto"
+    compile_rows: int = Field(default=100_000, ge=0)
+    cache_dir: Path = Path(".leadloop/compiled")

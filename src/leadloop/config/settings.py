@@ -25,7 +25,7 @@ from leadloop.config.sections import (
     SyntheticConfig,
     TrackingConfig,
 )
-from leadloop.config.serve import ServeConfig
+from leadloop.config.serve import ScoringConfig, ServeConfig
 from leadloop.errors import ConfigError
 
 CONFIG_FILENAME = "leadloop.yaml"
@@ -47,6 +47,7 @@ class Settings(Section):
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
     serve: ServeConfig = ServeConfig()
+    scoring: ScoringConfig = ScoringConfig()
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING))
     reports_dir: Path = Path("reports")
     base_dir: Path = Path(".")

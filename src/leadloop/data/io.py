@@ -156,6 +156,33 @@ def publish_dir(staged: Path, final: Path) -> None:
     os.replace(staged, final)
 
 
+def nanosecond_timestamps(path: Path) -> list[str]:
+    """Columns of a local Parquet file (or directory of files) holding nanosecond timestamps,
+    as pandas writes them (Spark reads those only as integers)."""
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        return []
+    schema = pq.read_schema(files[0])
+    return [
+        field.name
+        for field in schema
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns"
+    ]
+
+
+def publish_dir_once(staged: Path, final: Path) -> bool:
+    """Move a staging directory to ``final`` unless another process already put one there
+    (then drop ours): for caches that several processes may fill at once."""
+    try:
+        os.replace(staged, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        discard_dir(staged)
+        return False
+    return True
+
+
 def copy_dir(source: Path, target: Path) -> None:
     """Replace ``target`` with a copy of ``source``, via a staging copy beside it."""
     staged = staging_dir(target)

@@ -10,8 +10,11 @@ flat around a lead, the booster's own probability curve sets the scale instead).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,12 +22,11 @@ import pandas as pd
 
 from leadloop.data.values import FALSE_WORDS, TRUE_WORDS
 from leadloop.drift import grade_index
-from leadloop.features import Feature
+from leadloop.features import Feature, FeatureEncoder
 from leadloop.model.train import LeadModel
 
 GRADES = ("A", "B", "C", "D")
 MIN_POINTS = 0.5  # a factor worth less than half a point is not a reason
-FEW_ROWS = 256
 _SLOPE_STEP = 0.05  # margin step for the local slope where a lead sits at the baseline
 
 
@@ -35,7 +37,8 @@ class Scores:
     probability: np.ndarray
     score: np.ndarray
     grade: np.ndarray
-    reasons: list[list[dict[str, Any]]] | None  # None: not asked for
+    reasons: list[list[dict[str, Any]]] | None  # None: not asked for (or given as JSON)
+    reasons_json: list[str] | None = None  # each lead's reasons as a JSON array
 
 
 def score_matrix(
@@ -45,25 +48,35 @@ def score_matrix(
     *,
     cutoffs: Sequence[float],
     reasons: int,
+    as_json: bool = False,
 ) -> Scores:
     """Score encoded leads; ``values`` holds each feature's raw values, for the reasons' words.
 
-    With ``reasons`` 0 the booster predicts plainly (fast); otherwise it computes TreeSHAP
-    contributions, whose sum is the margin, so one pass gives both.
+    The probability comes from the forest's margin (compiled trees where available); with
+    ``reasons`` the exact TreeSHAP contributions are computed too, and each lead's top factors
+    are listed, as dictionaries or (``as_json``, for files) as the JSON text of that list.
     """
-    # A few rows are faster on one thread: waking the others costs more than it saves.
-    threads: dict[str, Any] = {"num_threads": 1} if len(matrix) <= FEW_ROWS else {}
-    if reasons == 0 or len(matrix) == 0:
-        raw = model.booster.predict(matrix, raw_score=True, **threads)
-        proba = model.calibrator.predict(np.asarray(raw, dtype=np.float64))
-        return Scores(proba, to_score(proba), to_grade(proba, cutoffs), None)
-    contrib = np.asarray(model.booster.predict(matrix, pred_contrib=True, **threads), dtype=float)
-    margin = contrib.sum(axis=1)
+    margin = model.forest.margin(matrix)
     proba = model.calibrator.predict(margin)
+    score, grade = to_score(proba), to_grade(proba, cutoffs)
+    if reasons == 0 or len(matrix) == 0:
+        return Scores(proba, score, grade, None)
+    contrib = model.explainer.contributions(matrix)
     points = _points(model, contrib, margin)
-    words = [_Words(feat, values.get(feat.name, ())) for feat in model.encoder.features_]
-    listed = [_top_reasons(row, words, i, reasons) for i, row in enumerate(points)]
-    return Scores(proba, to_score(proba), to_grade(proba, cutoffs), listed)
+    labels = _labels(model.encoder)
+    words = [
+        _Words(feat, label, values.get(feat.name, ()))
+        for feat, label in zip(model.encoder.features_, labels, strict=True)
+    ]
+    # Row by row, so that no big list of small objects is kept (the garbage collector would
+    # scan it again and again).
+    rows = ((i, points[i].tolist()) for i in range(len(points)))
+    if as_json:
+        texts = [_json_row(i, _picks(row, reasons), words) for i, row in rows]
+        return Scores(proba, score, grade, None, texts)
+    return Scores(
+        proba, score, grade, [_dict_row(i, _picks(row, reasons), words) for i, row in rows]
+    )
 
 
 def to_score(proba: np.ndarray) -> np.ndarray:
@@ -84,7 +97,8 @@ def _points(model: LeadModel, contrib: np.ndarray, margin: np.ndarray) -> np.nda
     upper = np.where(flat, base + _SLOPE_STEP, margin)
     lower = np.where(flat, base - _SLOPE_STEP, base)
     run = np.where(flat, 2 * _SLOPE_STEP, gap)
-    rise = 100 * (model.calibrator.predict(upper) - model.calibrator.predict(lower))
+    both = model.calibrator.predict(np.concatenate([upper, lower]))
+    rise = 100 * (both[: len(upper)] - both[len(upper) :])
     # Inside one flat step of an isotonic calibration the score does not move at all; the
     # booster's own probability curve then gives the scale, so the reasons do not vanish.
     raw_rise = 100 * (_sigmoid(upper) - _sigmoid(lower))
@@ -96,19 +110,52 @@ def _sigmoid(margin: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-margin)))
 
 
+class _Label:
+    """A feature's name and label, plain and JSON-escaped, and its known categories."""
+
+    def __init__(self, feat: Feature) -> None:
+        self.name = feat.name
+        self.label = feat.name.replace("_", " ").strip()
+        self.name_json = json.dumps(self.name)
+        self.label_json = json.dumps(self.label)[1:-1]
+        self.known = frozenset(feat.categories)
+
+
+@lru_cache(maxsize=16)
+def _labels(encoder: FeatureEncoder) -> tuple[_Label, ...]:
+    """Per feature, its label (an encoder is fitted once: computed once per model)."""
+    return tuple(_Label(feat) for feat in encoder.features_)
+
+
 class _Words:
     """A feature's label and its values as a sales rep reads them."""
 
-    def __init__(self, feat: Feature, values: Sequence[Any] | np.ndarray) -> None:
-        self.name = feat.name
-        self.label = feat.name.replace("_", " ").strip()
+    def __init__(self, feat: Feature, label: _Label, values: Sequence[Any] | np.ndarray) -> None:
+        self.name, self.label, self.known = label.name, label.label, label.known
+        self.name_json, self.label_json = label.name_json, label.label_json
         self.feat = feat
         self.values = values
-        self.known = set(feat.categories)
+        self._json: dict[tuple[type, Any], str] = {}
+
+    def value_json(self, row: int) -> str:
+        """``value(row)`` escaped for a JSON string (without quotes), cached per raw value."""
+        raw = self.values[row] if row < len(self.values) else None
+        if isinstance(raw, float) and raw != raw:  # NaN: never equal to a cached key
+            return "missing"
+        try:
+            key = (type(raw), raw)
+            found = self._json.get(key)
+        except TypeError:  # an unhashable value
+            return _escaped(self.value(row))
+        if found is None:
+            found = self._json[key] = _escaped(self.value(row))
+        return found
 
     def value(self, row: int) -> str:
         raw = self.values[row] if row < len(self.values) else None
-        if raw is None or (not isinstance(raw, str) and bool(pd.isna(raw))):
+        if raw is None or (isinstance(raw, float) and raw != raw):
+            return "missing"
+        if not isinstance(raw, str | bool | int | float) and bool(pd.isna(raw)):
             return "missing"
         if self.feat.kind == "categorical":
             text = str(raw)
@@ -120,28 +167,55 @@ class _Words:
         return str(raw)
 
 
-def _top_reasons(
-    points: np.ndarray, words: list[_Words], row: int, count: int
+def _picks(row: list[float], count: int) -> list[tuple[int, float]]:
+    """A lead's ``count`` largest positive factors, then its ``count`` largest negative ones
+    (ties in feature order, the negatives' in reverse), each worth half a point or more."""
+    order = sorted(range(len(row)), key=lambda j: -row[j])  # stable, like a stable argsort
+    up = [(j, row[j]) for j in order[:count] if row[j] >= MIN_POINTS]
+    return up + [(j, row[j]) for j in order[::-1][:count] if row[j] <= -MIN_POINTS]
+
+
+def _dict_row(
+    row: int, picks: list[tuple[int, float]], words: list[_Words]
 ) -> list[dict[str, Any]]:
-    """The ``count`` largest positive factors, then the ``count`` largest negative ones."""
-    order = np.argsort(-points, kind="stable")
-    positive = [j for j in order[:count] if points[j] >= MIN_POINTS]
-    negative = [j for j in order[::-1][:count] if points[j] <= -MIN_POINTS]
     out = []
-    for j in positive + negative:
+    for j, points in picks:
         w = words[j]
         value = w.value(row)
-        shown = round(float(points[j]))
+        shown = round(points)
         unit = "point" if abs(shown) == 1 else "points"
         out.append(
             {
                 "feature": w.name,
                 "value": value,
-                "points": round(float(points[j]), 1),
+                "points": round(points, 1),
                 "text": f"{w.label} = {value}: {shown:+d} {unit}",
             }
         )
     return out
+
+
+def _json_row(row: int, picks: list[tuple[int, float]], words: list[_Words]) -> str:
+    """``json.dumps(_dict_row(...))``, written directly (the same text, several times faster)."""
+    parts = []
+    for j, points in picks:
+        w = words[j]
+        value = w.value_json(row)
+        shown = round(points)
+        unit = "point" if abs(shown) == 1 else "points"
+        parts.append(
+            f'{{"feature": {w.name_json}, "value": "{value}", "points": {round(points, 1)!r}, '
+            f'"text": "{w.label_json} = {value}: {shown:+d} {unit}"}}'
+        )
+    return "[" + ", ".join(parts) + "]"
+
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but the quote and the backslash
+
+
+def _escaped(text: str) -> str:
+    """``text`` as inside a JSON string (``json.dumps`` without the quotes)."""
+    return text if _PLAIN.fullmatch(text) else json.dumps(text)[1:-1]
 
 
 def _yes_no(raw: Any) -> str:

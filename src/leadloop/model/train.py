@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -24,8 +25,10 @@ from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
 from leadloop.label_null import null_offsets
 from leadloop.model.calibrate import Calibrator
+from leadloop.model.forest import BoosterForest, Forest
 from leadloop.model.metadata import ModelMetadata
 from leadloop.model.params import scorer_params
+from leadloop.model.treeshap import TreeShap
 
 MODEL_FILE = "model.txt"
 ENCODING_FILE = "encoding.json"
@@ -33,7 +36,11 @@ MIN_CLASS_ROWS = 10
 
 
 class LeadModel:
-    """A trained scorer: column encoding, booster and calibrator, used together."""
+    """A trained scorer: column encoding, booster and calibrator, used together.
+
+    ``forest`` computes the booster's margins (LightGBM until compiled trees are swapped in,
+    see ``model/forest.py``); ``explainer`` its exact TreeSHAP contributions.
+    """
 
     def __init__(
         self,
@@ -47,6 +54,12 @@ class LeadModel:
         self.booster = booster
         self.calibrator = calibrator
         self.metadata = metadata or ModelMetadata()
+        self.forest: Forest = BoosterForest(booster)
+
+    @cached_property
+    def explainer(self) -> TreeShap:
+        """Exact TreeSHAP (LightGBM's ``pred_contrib``), built on first use."""
+        return TreeShap(self.booster)
 
     def predict_proba(self, frame: pd.DataFrame, *, source: str = "input") -> np.ndarray:
         """Calibrated conversion probability for each row of ``frame``."""
@@ -54,8 +67,7 @@ class LeadModel:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated probability for an already encoded matrix (the fast path)."""
-        margin = self.booster.predict(matrix, raw_score=True)
-        return self.calibrator.predict(np.asarray(margin))
+        return self.calibrator.predict(self.forest.margin(matrix))
 
     def mean_abs_contributions(
         self, frame: pd.DataFrame, *, max_rows: int = 2_000, seed: int = 0
@@ -63,8 +75,7 @@ class LeadModel:
         """Global importance: mean |TreeSHAP contribution| per feature (log-odds), on a sample."""
         if len(frame) > max_rows:
             frame = frame.sample(max_rows, random_state=seed)
-        matrix = self.encoder.transform(frame)
-        contrib = np.asarray(self.booster.predict(matrix, pred_contrib=True))
+        contrib = self.explainer.contributions(self.encoder.transform(frame))
         means = np.abs(contrib[:, :-1]).mean(axis=0)
         return dict(zip(self.encoder.feature_names_, means.tolist(), strict=True))
 

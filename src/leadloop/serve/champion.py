@@ -17,7 +17,7 @@ import pandas as pd
 
 from leadloop.config import Settings
 from leadloop.data.store import redact
-from leadloop.scoring import Scorer
+from leadloop.scoring import Scorer, compile_trees
 from leadloop.serve.leads import LeadFields
 from leadloop.tracking import ModelRegistry
 
@@ -69,7 +69,15 @@ class ChampionWatcher:
         registered = self.tracker.load(version)
         settings = self.settings
         cutoffs = tuple(settings.evaluation.grade_cutoffs)
-        return Scorer(registered.model, registered.version, cutoffs, settings.serve.reasons)
+        scorer = Scorer(registered.model, registered.version, cutoffs, settings.serve.reasons)
+        if settings.scoring.compile != "never":  # LightGBM answers until the trees are compiled
+            compile_trees(
+                scorer,
+                cache_dir=settings.resolve(settings.scoring.cache_dir),
+                label=f"{settings.tracking.model_name}-v{version}",
+                background=True,
+            )
+        return scorer
 
     def start(self, *, wait: float = FIRST_LOAD_WAIT) -> None:
         """Follow the alias in a daemon thread, waiting up to ``wait`` s for the first load.

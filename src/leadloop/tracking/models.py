@@ -104,6 +104,19 @@ class ModelRegistry(MlflowStore):
             row["aliases"] = sorted(aliases.get(row["version"], []))
         return rows
 
+    def spark_udf(
+        self, spark: Any, version: str, *, result_type: str, model_config: Mapping[str, Any]
+    ) -> Any:
+        """MLflow's Spark UDF of registered version ``version``, in this Python environment."""
+        with tracking_uri(self.uri), quiet():
+            return mlflow.pyfunc.spark_udf(
+                spark,
+                f"models:/{self.name}/{version}",
+                result_type=result_type,
+                env_manager="local",
+                model_config=dict(model_config),
+            )
+
     def model_card(self, version: str) -> dict[str, Any]:
         """A version's facts for the service: when and how it was trained, holdout metrics."""
         client = self.client()

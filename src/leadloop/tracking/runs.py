@@ -12,25 +12,11 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import ModelSignature, infer_signature
-from mlflow.types import ColSpec, Schema, TensorSpec
 
-import leadloop
 from leadloop.data import io
-from leadloop.model.train import ENCODING_FILE, MODEL_FILE, TrainResult
+from leadloop.model.train import TrainResult
+from leadloop.tracking.logged import log_scoring_model
 from leadloop.tracking.store import MlflowStore, ensure_store_dir, quiet, tracking_uri
-
-PYFUNC_CODE = Path(leadloop.__file__).parent / "model" / "pyfunc.py"
-PIP_REQUIREMENTS = [
-    "lightgbm",
-    "numpy",
-    "pandas",
-    "pyarrow",
-    "scikit-learn",
-    "pydantic",
-    "pyyaml",
-    "scipy",
-]
 
 
 @dataclass(frozen=True)
@@ -139,7 +125,7 @@ class RunLog(MlflowStore):
                 run_name=f"train_{item.role}",
                 nested=True,
                 tags={**tags, "pipeline_stage": f"train_{item.role}"},
-            ),
+            ) as run,
             tempfile.TemporaryDirectory() as tmp,
         ):
             mlflow.log_params({f"lgbm_{k}": v for k, v in item.result.params.items()})
@@ -152,18 +138,14 @@ class RunLog(MlflowStore):
                 }
             )
             io.write_texts(item.result.model.to_artifacts(), Path(tmp))
-            proba = pd.DataFrame({"probability": item.result.model.predict_proba(item.sample)})
-            with quiet():
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=str(PYFUNC_CODE),
-                    artifacts={name: str(Path(tmp) / name) for name in (MODEL_FILE, ENCODING_FILE)},
-                    code_paths=[str(Path(leadloop.__file__).parent)],
-                    signature=_signature(item.sample, proba),
-                    pip_requirements=PIP_REQUIREMENTS,
-                    registered_model_name=self.name,
-                )
-        version = str(info.registered_model_version)
+            version = log_scoring_model(
+                self,
+                model=item.result.model,
+                sample=item.sample,
+                files=Path(tmp),
+                run_id=run.info.run_id,
+                experiment_id=experiment_id,
+            )
         client = self.client()
         for key in ("data_version", "git_commit", "leadloop_run"):
             if key in tags:
@@ -189,16 +171,3 @@ class RunLog(MlflowStore):
             if found is None:
                 raise
             return str(found.experiment_id)
-
-
-def _signature(sample: pd.DataFrame, proba: pd.DataFrame) -> ModelSignature:
-    """Input columns typed from a sample, every one optional: leads may miss any value."""
-    plain = sample.copy()
-    for column in plain.columns:
-        if isinstance(plain[column].dtype, pd.StringDtype):
-            plain[column] = plain[column].astype(object)
-    inferred = infer_signature(plain, proba)
-    columns: list[ColSpec | TensorSpec] = [
-        ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs
-    ]
-    return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,3 +74,21 @@ def test_no_reasons_when_none_are_asked(model: LeadModel) -> None:
     full = score_matrix(model, matrix, {}, cutoffs=(0.4, 0.2, 0.1), reasons=3)
     assert plain.reasons is None and full.reasons is not None
     np.testing.assert_allclose(plain.probability, full.probability, rtol=1e-12)
+
+
+def test_json_reasons_are_the_records_as_json(model: LeadModel) -> None:
+    """It writes each lead's reasons for files as exactly json.dumps of the records' reasons."""
+    frame = pd.DataFrame(
+        {
+            "demo": ["yes", "no", None, "yes"],
+            "source": ['ré"ferral\\', "web", "a new source", None],
+            "noise": [0.25, np.nan, -3.0, 12345.678],
+        }
+    )
+    values = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
+    matrix = model.encoder.transform(frame)
+    as_dicts = score_matrix(model, matrix, values, cutoffs=(0.4, 0.2, 0.1), reasons=3)
+    as_json = score_matrix(model, matrix, values, cutoffs=(0.4, 0.2, 0.1), reasons=3, as_json=True)
+    assert as_dicts.reasons is not None and as_json.reasons_json is not None
+    assert as_json.reasons_json == [json.dumps(r) for r in as_dicts.reasons]
+    assert any(r for r in as_dicts.reasons)
