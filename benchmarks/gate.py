@@ -22,18 +22,19 @@ worse when it trails by more than 0.005.
 
 Right answers: a scenario with a cause that must stop the loop must block: shuffled outcomes,
 flipped CRM outcome events (a CRM feed that wrong is a fault a person must fix), and a holdout
-with fewer leads of the rarer outcome than the policy needs to decide. Strong covariate drift
-is judged by the truth like any change of the world: the holdout is the drifted period, so a
+with fewer leads of the rarer outcome than the policy needs to decide. Strong covariate drift is
+judged by the truth like any change of the world: the holdout is the drifted period, so a
 challenger proven there is promoted with the drift named, and one not proven is blocked for
 review (a block there counts as a false block only when the challenger was truly better).
-Otherwise promote is right when the challenger is truly better; keep is right unless the challenger was better by at least 0.01 and by at least what its holdout can prove 4
-times in 5 (80% power at the gate's level, from the run's own DeLong standard error: a gain
-below that no test at that level can be expected to prove, so keeping is what the data allow;
-such keeps are counted apart as "unprovable here"), else a missed improvement; block is a false
-block. A promotion of a truly worse challenger is a false promotion. Prints a row per scenario
-and, per family: share right, false promotions, false blocks of clean data, missed
-improvements, concept changes promoted. Never asserts. Targets (issue 11): in every family at
-least 95% right, no false promotion, at most 2% false blocks of clean data.
+Otherwise promote is right when the challenger is truly better; keep is right unless the
+challenger was better by at least 0.01 and by at least what its holdout can prove 4 times in 5
+(80% power at the gate's level, from the run's own DeLong standard error: a gain below that no
+test at that level can be expected to prove, so keeping is what the data allow; such keeps are
+counted apart as "unprovable here"), else a missed improvement; block is a false block. A
+promotion of a truly worse challenger is a false promotion. Prints a row per scenario and, per
+family: share right, false promotions, false blocks of clean data, missed improvements, concept
+changes promoted. Never asserts. Targets (issue 11): in every family at least 95% right, no
+false promotion, at most 2% false blocks of clean data.
 """
 
 from __future__ import annotations
