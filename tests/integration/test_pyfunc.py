@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -13,26 +14,37 @@ import pytest
 from leadloop.batch import load_scorer
 from tests.integration.conftest import settings_for
 
+if TYPE_CHECKING:  # importing it at run time makes MLflow warn about its own type hints
+    from mlflow.pyfunc import PyFuncModel
+
 
 @pytest.fixture(scope="module")
-def logged(registered: Path) -> mlflow.pyfunc.PyFuncModel:
+def logged(registered: Path) -> PyFuncModel:
     """Version 1 loaded the way a Databricks notebook would: mlflow.pyfunc.load_model."""
     uri = settings_for(registered).tracking_uri()
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:
-        return mlflow.pyfunc.load_model("models:/lead-scorer/1")
+        model: PyFuncModel = mlflow.pyfunc.load_model("models:/lead-scorer/1")
+        return model
     finally:
         mlflow.set_tracking_uri(previous)
 
 
-def test_records_equal_the_service(registered: Path, logged: mlflow.pyfunc.PyFuncModel) -> None:
+def _predict(model: PyFuncModel, leads: pd.DataFrame, **params: object) -> pd.DataFrame:
+    """The logged model's output for ``leads``: score records as a table."""
+    out = model.predict(leads, params=params or None)
+    assert isinstance(out, pd.DataFrame)
+    return out
+
+
+def test_records_equal_the_service(registered: Path, logged: PyFuncModel) -> None:
     """It returns the service's records, missing columns and text timestamps included."""
     leads = pd.read_csv(registered / "data" / "leads.csv", nrows=60)
     leads = leads.drop(columns=["industry"])  # a field none of these leads has
     leads["created_at"] = leads["created_at"].astype(str)
     leads.loc[2, "lead_source"] = "a source never seen"
-    out = logged.predict(leads)
+    out = _predict(logged, leads)
     assert list(out.columns) == [
         "lead_id",
         "probability",
@@ -43,7 +55,7 @@ def test_records_equal_the_service(registered: Path, logged: mlflow.pyfunc.PyFun
         "scored_at",
     ]
     records = [
-        {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+        {str(k): v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
         for row in leads.to_dict("records")
     ]
     served = load_scorer(settings_for(registered)).score_records(
@@ -57,11 +69,11 @@ def test_records_equal_the_service(registered: Path, logged: mlflow.pyfunc.PyFun
     assert [json.loads(text) for text in out["reasons"]] == [r["reasons"] for r in served]
 
 
-def test_reasons_can_be_turned_off(logged: mlflow.pyfunc.PyFuncModel, registered: Path) -> None:
+def test_reasons_can_be_turned_off(logged: PyFuncModel, registered: Path) -> None:
     """It skips the reasons with params={'reasons': 0} and keeps the same probabilities."""
     leads = pd.read_csv(registered / "data" / "leads.csv", nrows=20)
-    full = logged.predict(leads)
-    plain = logged.predict(leads, params={"reasons": 0})
+    full = _predict(logged, leads)
+    plain = _predict(logged, leads, reasons=0)
     assert set(plain["reasons"]) == {"[]"} and set(full["reasons"]) != {"[]"}
     np.testing.assert_allclose(plain["probability"], full["probability"], rtol=1e-12)
 
@@ -75,4 +87,4 @@ def test_reasons_follow_the_model_config(registered: Path) -> None:
     finally:
         mlflow.set_tracking_uri(previous)
     leads = pd.read_csv(registered / "data" / "leads.csv", nrows=20)
-    assert set(plain.predict(leads)["reasons"]) == {"[]"}
+    assert set(_predict(plain, leads)["reasons"]) == {"[]"}

@@ -65,6 +65,7 @@ def test_runs_carry_stage_and_data_tags(two_runs: tuple[Path, list[str]]) -> Non
     root, _ = two_runs
     client = _client(root)
     exp = client.get_experiment_by_name("leadloop")
+    assert exp is not None
     runs = client.search_runs([exp.experiment_id])
     stages = sorted(r.data.tags["pipeline_stage"] for r in runs)
     assert stages == sorted(
@@ -143,7 +144,9 @@ def test_pyfunc_model_loads_in_a_fresh_process(two_runs: tuple[Path, list[str]])
 def test_bad_input_writes_nothing(project: Path) -> None:
     """It exits 2 with one line naming file, column and rows, and writes no store or report."""
     leads = pd.read_csv(project / "data" / "leads.csv")
-    leads.loc[5, "lead_id"] = leads.loc[2, "lead_id"]
+    ids = leads["lead_id"].to_numpy(copy=True)
+    ids[5] = ids[2]
+    leads["lead_id"] = ids
     leads.to_csv(project / "data" / "leads.csv", index=False)
     done = run_cli("run", cwd=project)
     assert done.returncode == 2

@@ -29,7 +29,7 @@ REASON_TEXT = re.compile(r"^[a-z0-9 ]+ = .+: [+-]\d+ points?$")
 
 def _leads(root: Path, n: int) -> list[dict[str, Any]]:
     frame = pd.read_csv(root / "data" / "leads.csv", nrows=n)
-    return [{k: v for k, v in row.items() if pd.notna(v)} for row in frame.to_dict("records")]
+    return [{str(k): v for k, v in row.items() if pd.notna(v)} for row in frame.to_dict("records")]
 
 
 def _signed(body: bytes, *, secret: str = SECRET, at: float | None = None) -> dict[str, str]:

@@ -100,9 +100,9 @@ def test_p_value_corrections() -> None:
     """It applies Holm and Benjamini-Hochberg corrections correctly, keeping None."""
     p = [0.01, 0.04, None, 0.03]
     holm = adjust_p_values(p, method="holm")
-    assert holm == pytest.approx([0.03, 0.06, None, 0.06])  # type: ignore[arg-type]
+    assert holm == pytest.approx([0.03, 0.06, None, 0.06])
     bh = adjust_p_values(p, method="bh")
-    assert bh == pytest.approx([0.03, 0.04, None, 0.04])  # type: ignore[arg-type]
+    assert bh == pytest.approx([0.03, 0.04, None, 0.04])
 
 
 def test_profile_is_small_json_and_prediction_drift() -> None:

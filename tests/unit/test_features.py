@@ -115,7 +115,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     """Rows as JSON would bring them: no NaN, timestamps as ISO text."""
     out = []
     for row in frame.to_dict("records"):
-        record = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+        record = {str(k): v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
         for key in ("created_at", "last_touch"):
             if key in record:
                 record[key] = pd.Timestamp(record[key]).isoformat()

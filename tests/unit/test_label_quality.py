@@ -46,7 +46,7 @@ def case(request: pytest.FixtureRequest) -> Case:
         y[FIT:],
         1 / (1 + np.exp(-np.asarray(margin))),
         model.predict_proba(later),
-        model.metadata.label_null,
+        model.metadata.label_null or {},
     )
 
 

@@ -151,7 +151,7 @@ def test_a_strong_segment_is_kept_where_a_number_as_strong_is_not() -> None:
         {"demo": rng.choice(["yes", "no"], n), "source": rng.choice(["web", "referral"], n)}
     )
     logit = -2.0 + 2.5 * (frame["demo"] == "yes") + 0.5 * (frame["source"] == "referral")
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).to_numpy(dtype=float)
+    y = np.asarray(rng.random(n) < 1 / (1 + np.exp(-logit)), dtype=float)
     assert FeatureEncoder().fit(frame, y).findings_ == []
     frame["call_minutes"] = np.round(np.exp(rng.normal(1.0 + 1.3 * y, 0.8)), 1)
     found = _findings(FeatureEncoder().fit(frame, y))

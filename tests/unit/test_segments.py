@@ -12,7 +12,8 @@ from leadloop.segments import segment_performance
 def _holdout(seed: int = 0, n: int = 6000) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     source = rng.choice(["web", "referral", "event"], size=n, p=[0.5, 0.4, 0.1])
-    region = np.where(rng.uniform(size=n) < 0.05, None, rng.choice(["EU", "US"], size=n))
+    region = rng.choice(np.array(["EU", "US"], dtype=object), size=n)
+    region[rng.uniform(size=n) < 0.05] = None
     signal = rng.normal(size=n)
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(signal * 2 - 1.5)))).astype(float)
     return pd.DataFrame({"source": source, "region": region, "tiny": "x"}), y, signal

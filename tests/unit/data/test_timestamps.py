@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pytest
 
@@ -9,7 +11,7 @@ from leadloop.data.timestamps import parse_timestamps, parse_value
 from leadloop.errors import InputError
 
 
-def _parse(values: list[object], **kwargs: str) -> list[pd.Timestamp]:
+def _parse(values: Sequence[object], **kwargs: str) -> list[pd.Timestamp]:
     parsed = parse_timestamps(pd.Series(values), column="created_at", source="leads.csv", **kwargs)
     assert parsed.dtype == "datetime64[ns]"
     return list(parsed)

@@ -1,6 +1,7 @@
 """Calibrators learn a monotone mapping and survive a JSON round trip."""
 
 import json
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from leadloop.model.calibrate import Calibrator
 
 
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
-def test_calibrates_and_round_trips(method: str) -> None:
+def test_calibrates_and_round_trips(method: Literal["isotonic", "sigmoid"]) -> None:
     """It brings mean probability near the observed rate and reloads from JSON identically."""
     rng = np.random.default_rng(1)
     margin = rng.normal(size=4000)

@@ -26,10 +26,8 @@ def model() -> LeadModel:
         }
     )
     logit = -2.0 + 2.5 * (frame["demo"] == "yes") + 0.8 * (frame["source"] == "referral")
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
-    return train_model(
-        frame, y.to_numpy(), config=ModelConfig(num_boost_round=200), split=SplitConfig()
-    ).model
+    y = np.asarray(rng.random(n) < 1 / (1 + np.exp(-logit)), dtype=float)
+    return train_model(frame, y, config=ModelConfig(num_boost_round=200), split=SplitConfig()).model
 
 
 def test_score_and_grade_mapping() -> None:
@@ -47,6 +45,7 @@ def test_the_planted_signal_is_the_top_reason(model: LeadModel) -> None:
     scores = score_matrix(
         model, model.encoder.transform(frame), values, cutoffs=(0.4, 0.2, 0.1), reasons=2
     )
+    assert scores.reasons is not None
     yes, no = scores.reasons
     assert yes[0]["feature"] == "demo" and yes[0]["points"] > 0
     assert yes[0]["text"].startswith("demo = yes: +")
@@ -58,10 +57,11 @@ def test_points_add_up_to_the_distance_from_the_baseline(model: LeadModel) -> No
     """It scales contributions so they sum to the lead's score minus the baseline lead's."""
     frame = pd.DataFrame({"demo": ["yes"], "source": ["referral"], "noise": [1.0]})
     matrix = model.encoder.transform(frame)
-    contrib = model.booster.predict(matrix, pred_contrib=True)
+    contrib = np.asarray(model.booster.predict(matrix, pred_contrib=True))
     base = 100 * model.calibrator.predict(np.array([contrib[0, -1]]))[0]
     values = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
     scores = score_matrix(model, matrix, values, cutoffs=(0.4, 0.2, 0.1), reasons=3)
+    assert scores.reasons is not None
     total = sum(r["points"] for r in scores.reasons[0])
     assert total == pytest.approx(100 * scores.probability[0] - base, abs=0.5)
 

@@ -60,10 +60,11 @@ def test_contributions_equal_pred_contrib(case: str) -> None:
     explainer = TreeShap(booster)
     assert explainer.engine == "leaf tables", "the _treeshap extension is not built: make install"
     rows = _rows(0.1)[:2000]
-    expected = booster.predict(rows, pred_contrib=True)
+    expected = np.asarray(booster.predict(rows, pred_contrib=True))
     got = explainer.contributions(rows)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(got.sum(axis=1), booster.predict(rows, raw_score=True), atol=1e-9)
+    margin = np.asarray(booster.predict(rows, raw_score=True))
+    np.testing.assert_allclose(got.sum(axis=1), margin, atol=1e-9)
 
 
 def test_leaves_without_a_table_agree(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +76,7 @@ def test_leaves_without_a_table_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     leaf_d, tables = explainer._arrays[8], explainer._arrays[12]
     assert ((leaf_d > 3) & (tables < 0)).any() and (tables >= 0).any()
     rows = _rows(0.1)[:2000]
-    expected = booster.predict(rows, pred_contrib=True)
+    expected = np.asarray(booster.predict(rows, pred_contrib=True))
     np.testing.assert_allclose(explainer.contributions(rows), expected, rtol=1e-9, atol=1e-10)
 
 
@@ -97,7 +98,8 @@ def test_constant_trees_add_only_to_the_bias() -> None:
     params = {"objective": "binary", "verbose": -1, "min_gain_to_split": 1e9}
     booster = lgb.train(params, lgb.Dataset(matrix, label=y), num_boost_round=3)
     got = TreeShap(booster).contributions(matrix)
-    np.testing.assert_allclose(got, booster.predict(matrix, pred_contrib=True), atol=1e-12)
+    expected = np.asarray(booster.predict(matrix, pred_contrib=True))
+    np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
 def test_linear_trees_fall_back_to_lightgbm() -> None:
