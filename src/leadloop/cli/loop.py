@@ -103,7 +103,7 @@ def validate(
 
     guard(lambda: pipeline.ensure_data(settings))
     inputs = guard(lambda: pipeline.load_inputs(settings, now=now()))
-    cutoff = pipeline.resolve_cutoff(settings, inputs, now=now())
+    cutoff = guard(lambda: pipeline.resolve_cutoff(settings, inputs, now=now()))
     labels = guard(lambda: pipeline.label_inputs(settings, inputs, cutoff))
     for warning in inputs.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")

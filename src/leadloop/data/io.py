@@ -22,10 +22,12 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
 
-from leadloop.data.reading import TABLE_SUFFIXES, TableChunks, read_table
+from leadloop.data.chunks import TableChunks
+from leadloop.data.reading import TABLE_SUFFIXES, ReadOptions, Table, read_input, read_table
 from leadloop.errors import InputError
 
-__all__ = ["TABLE_SUFFIXES", "TableChunks", "read_table"]  # and the writers below
+# and the writers below
+__all__ = ["TABLE_SUFFIXES", "ReadOptions", "Table", "TableChunks", "read_input", "read_table"]
 
 
 class TableWriter:
