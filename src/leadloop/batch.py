@@ -17,7 +17,7 @@ from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
-from leadloop.errors import InputError, RegistryError
+from leadloop.errors import InputError, RegistryError, redact
 from leadloop.scoring import SCORE_SCHEMA, Scorer
 from leadloop.tracking import ModelRegistry
 
@@ -40,7 +40,7 @@ def load_scorer(settings: Settings, ref: str = CHAMPION, *, reasons: int | None 
     tracker = ModelRegistry(settings)
     if not tracker.store_exists():
         raise RegistryError(
-            f"no model registry at {settings.tracking_uri()}: run `leadloop run` first"
+            f"no model registry at {redact(settings.tracking_uri())}: run `leadloop run` first"
         )
     if ref == CHAMPION and tracker.alias_version(CHAMPION) is None:
         raise RegistryError(

@@ -199,6 +199,12 @@ MOVED_FROM_GATE = {
 }
 
 
+STORE_SCHEMES = frozenset(
+    {"sqlite", "postgresql", "postgres", "mysql", "mssql", "http", "https", "file"}
+    | {"databricks", "databricks-uc", "uc"}
+)
+
+
 class TrackingConfig(Section):
     """MLflow store and registry names."""
 
@@ -211,6 +217,22 @@ class TrackingConfig(Section):
     lock_url: str | None = None
     lock_timeout: float = Field(default=60.0, gt=0, le=86_400)
     shared: bool = False  # refuse a store that lives and dies with this machine (CI)
+
+    @field_validator("uri")
+    @classmethod
+    def _store_uri(cls, value: str) -> str:
+        """A URI MLflow can store runs and models in (a plain path is a file store)."""
+        if "://" not in value and not value.startswith(("file:", "databricks")):
+            return value
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in STORE_SCHEMES:
+            from leadloop.errors import redact
+
+            raise ValueError(
+                f"'{redact(value)}' is not an MLflow store: use sqlite:///path/mlflow.db, "
+                "postgresql+psycopg://user@host/db, an http(s):// tracking server or a directory"
+            )
+        return value
 
 
 class SyntheticConfig(Section):

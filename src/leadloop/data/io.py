@@ -7,11 +7,8 @@ half-written output behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,8 @@ import yaml
 
 from leadloop.data.chunks import TableChunks
 from leadloop.data.reading import TABLE_SUFFIXES, ReadOptions, Table, read_input, read_table
-from leadloop.errors import InputError
+from leadloop.data.staging import storage_fault
+from leadloop.errors import InputError, StorageError
 
 # and the writers below
 __all__ = ["TABLE_SUFFIXES", "ReadOptions", "Table", "TableChunks", "read_input", "read_table"]
@@ -44,28 +42,45 @@ class TableWriter:
         self._started = False
 
     def __enter__(self) -> TableWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.touch()  # a read-only or full disk shows before any work
+        except OSError as err:
+            raise self._fault(err) from err
         return self
 
     def write(self, table: pa.Table) -> None:
         """Append rows (every chunk with the same schema)."""
-        if self.parquet:
-            if self._parquet_writer is None:
-                self._parquet_writer = pq.ParquetWriter(self.tmp, table.schema)
-            self._parquet_writer.write_table(table)
-        else:
-            options = pa_csv.WriteOptions(include_header=not self._started)
-            with self.tmp.open("ab") as handle:
-                pa_csv.write_csv(table, handle, write_options=options)
+        try:
+            if self.parquet:
+                if self._parquet_writer is None:
+                    self._parquet_writer = pq.ParquetWriter(self.tmp, table.schema)
+                self._parquet_writer.write_table(table)
+            else:
+                options = pa_csv.WriteOptions(include_header=not self._started)
+                with self.tmp.open("ab") as handle:
+                    pa_csv.write_csv(table, handle, write_options=options)
+        except OSError as err:
+            raise self._fault(err) from err
         self._started = True
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if self._parquet_writer is not None:
-            self._parquet_writer.close()
-        if exc_type is None and self._started:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if self._parquet_writer is not None:
+                self._parquet_writer.close()
+            if exc_type is None and self._started:
+                os.replace(self.tmp, self.path)
+        except OSError as err:
+            raise self._fault(err) from err
+        finally:
             self.tmp.unlink(missing_ok=True)
+
+    def _fault(self, err: OSError) -> Exception:
+        """A full or read-only disk as one line naming the output; other errors unchanged."""
+        reason = storage_fault(err)
+        if reason is None:
+            return err
+        return StorageError(f"{self.path}: cannot be written ({reason}); no output was left")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -122,15 +137,6 @@ def write_text(text: str, path: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def dvc_hash(path: Path) -> str | None:
     """The MD5 DVC recorded for ``path`` in its ``.dvc`` file, when the file is DVC-tracked."""
     pointer = path.with_name(path.name + ".dvc")
@@ -143,31 +149,6 @@ def dvc_hash(path: Path) -> str | None:
     outs = data.get("outs") or [{}]
     md5 = outs[0].get("md5") if isinstance(outs[0], dict) else None
     return str(md5) if md5 else None
-
-
-def staging_dir(final: Path) -> Path:
-    """A fresh temporary directory beside ``final``, to be moved into place by ``publish_dir``."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-
-
-def publish_dir(staged: Path, final: Path) -> None:
-    """Move a fully written staging directory to its final name."""
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staged, final)
-
-
-def copy_dir(source: Path, target: Path) -> None:
-    """Replace ``target`` with a copy of ``source``, via a staging copy beside it."""
-    staged = staging_dir(target)
-    shutil.copytree(source, staged, dirs_exist_ok=True)
-    publish_dir(staged, target)
-
-
-def discard_dir(staged: Path) -> None:
-    """Remove a staging directory after a failure."""
-    shutil.rmtree(staged, ignore_errors=True)
 
 
 class _atomic:
