@@ -19,7 +19,7 @@ from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
 from leadloop.errors import InputError, RegistryError, redact
 from leadloop.scoring import SCORE_SCHEMA, Scorer
-from leadloop.tracking import ModelRegistry
+from leadloop.tracking import ModelRegistry, check_store
 
 CHUNK_ROWS = 100_000  # rows per chunk when the caller does not say (the CLI says)
 
@@ -37,6 +37,7 @@ class BatchResult:
 
 def load_scorer(settings: Settings, ref: str = CHAMPION, *, reasons: int | None = None) -> Scorer:
     """The registered model ``ref`` (a version number or an alias) ready to score."""
+    check_store(settings, writing=False)
     tracker = ModelRegistry(settings)
     if not tracker.store_exists():
         raise RegistryError(

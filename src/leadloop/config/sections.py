@@ -222,10 +222,10 @@ class TrackingConfig(Section):
     @classmethod
     def _store_uri(cls, value: str) -> str:
         """A URI MLflow can store runs and models in (a plain path is a file store)."""
-        if "://" not in value and not value.startswith(("file:", "databricks")):
-            return value
-        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
-        if scheme not in STORE_SCHEMES:
+        from urllib.parse import urlparse
+
+        scheme = urlparse(value).scheme.split("+", 1)[0].lower()
+        if len(scheme) > 1 and scheme not in STORE_SCHEMES:  # "" or "c": a path
             from leadloop.errors import redact
 
             raise ValueError(

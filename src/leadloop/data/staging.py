@@ -62,14 +62,18 @@ def storage_fault(err: BaseException) -> str | None:
     return None
 
 
-def writable_dir(path: Path, *, what: str, mode: int = 0o755) -> None:
-    """Make sure ``path`` is a directory this process can write into (created if missing),
-    by writing and removing a probe file: one clear error before any work."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{what} {path} is a file, not a directory; point it at a directory")
+def writable_dir(path: Path, *, what: str) -> None:
+    """Make sure ``path`` is, or can be made, a directory this process can write into, by
+    writing and removing a probe file in it (or in its nearest existing parent, so nothing is
+    left behind): one clear error before any work."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == path else f": {existing}"
+        raise ConfigError(f"{what} {path}{where} is a file, not a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=mode)
-        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
@@ -122,8 +126,13 @@ def begin(reports: Path, run: str) -> Journal:
     fd = os.open(area / f"{run}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     journal = Journal(area / f"{run}.json", fd, {})
-    journal.folder.mkdir(exist_ok=True)
-    journal.note(run=run, pid=os.getpid(), host=socket.gethostname(), state="begun")
+    try:
+        journal.folder.mkdir(exist_ok=True)
+        journal.note(run=run, pid=os.getpid(), host=socket.gethostname(), state="begun")
+    except OSError:
+        journal.path.with_name(f".{journal.path.name}.tmp").unlink(missing_ok=True)
+        journal.close()
+        raise
     return journal
 
 

@@ -67,18 +67,25 @@ def ensure_store_dir(settings: Settings) -> None:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def check_store(settings: Settings) -> None:
+def check_store(settings: Settings, *, writing: bool = True) -> None:
     """Before any work: the tracking store is one leadloop can use, and reachable.
 
-    A local SQLite store's directory and the artifact root must be writable and an existing
-    database file an SQLite database; a database URI must accept a connection; a tracking
-    server must answer its health check. Each failure is one line (no password in it).
+    A database URI must accept a connection and a tracking server must answer its health
+    check; when ``writing`` (a run), a local SQLite store's directory and the artifact root
+    must be writable and an existing database file an SQLite database. Each failure is one
+    line, with no password in it.
     """
     uri = settings.tracking_uri()
     shown = redact(uri)
+    if not writing:
+        if uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres", "mysql", "mssql"):
+            _connect(uri, shown)
+        elif uri.startswith(("http://", "https://")):
+            _health(uri, shown)
+        return
     if uri.startswith(SQLITE):
         path = Path(uri[len(SQLITE) :])
-        staging.writable_dir(path.parent, what="the MLflow store's directory", mode=0o700)
+        staging.writable_dir(path.parent, what="the MLflow store's directory")
         if path.is_dir():
             raise ConfigError(f"tracking.uri {shown} names a directory, not a database file")
         if path.is_file() and path.stat().st_size and not _is_sqlite(path):
@@ -90,7 +97,7 @@ def check_store(settings: Settings) -> None:
     server = uri.startswith(("http://", "https://", "databricks", "uc"))
     if not server:
         root = settings.resolve(settings.tracking.artifact_root)
-        staging.writable_dir(root, what="tracking.artifact_root", mode=0o700)
+        staging.writable_dir(root, what="tracking.artifact_root")
 
 
 def _is_sqlite(path: Path) -> bool:
