@@ -278,7 +278,7 @@ def placeholder_warnings(
     out = []
     for column, found in counts.items():
         values = frame[column].dropna().astype(str).value_counts()
-        if not 2 <= len(values) <= MAX_CATEGORIES:
+        if not 1 <= len(values) <= MAX_CATEGORIES:
             continue
         typical = float(values.median())
         for placeholder, n in sorted(found.items()):
