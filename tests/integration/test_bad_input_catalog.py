@@ -457,6 +457,11 @@ PUBLISHING = [  # operator faults, and reading faults that once passed silently 
         ("leads.xlsx", "no sheet 'Leeds'", "'Leads', 'Notes'", "leads.sheet"),
     ),
     Case(
+        "table wider than leads.max_columns",
+        _config("leads:\n  max_columns: 10\n"),
+        ("leads.csv", "has 13 columns", "leads.max_columns (10)"),
+    ),
+    Case(
         "bogus tracking URI",
         _config("tracking:\n  uri: bogus://nowhere\n"),
         ("leadloop.yaml", "tracking.uri", "not an MLflow store"),
@@ -558,7 +563,7 @@ def _problems(case: Case, code: int, message: str, untouched: bool) -> list[str]
 def test_every_case_is_a_distinct_real_fault(baseline: Path, tmp_path: Path) -> None:
     """It holds at least forty differently named cases, each of which changes the inputs or
     the environment and names what the message must say."""
-    assert len({c.name for c in CASES}) == len(CASES) >= 74
+    assert len({c.name for c in CASES}) == len(CASES) >= 75
     pristine = _files(baseline)
     for i, case in enumerate(CASES):
         root = tmp_path / f"case{i}"
@@ -589,4 +594,28 @@ def test_a_real_process_exits_2_with_one_line(baseline: Path, tmp_path: Path, na
     case.mutate(root)
     done = run_cli("run", *case.args, cwd=root, env=case.extra)
     problems = _problems(case, done.returncode, done.stderr.strip(), _fingerprint(root) == before)
+    assert not problems, f"{problems} :: {done.stderr[:300]}"
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("nested Parquet column", ("leads.parquet", "column 'tags'", "nested values")),
+        ("table wider than leads.max_columns", ("leads.csv", "has 13 columns")),
+        ("typed column that does not exist", ("leads.csv", "column 'region'")),
+    ],
+)
+def test_inspect_refuses_what_run_refuses(
+    baseline: Path, tmp_path: Path, name: str, words: tuple[str, ...]
+) -> None:
+    """It exits 2 with one line from `leadloop inspect` on the configured leads file too."""
+    case = next(c for c in CASES if c.name == name)
+    root = tmp_path / "case"
+    shutil.copytree(baseline, root)
+    case.mutate(root)
+    target = "data/leads.parquet" if "Parquet" in name else "data/leads.csv"
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LEADLOOP_")}
+    with contextlib.chdir(root):
+        done = CliRunner().invoke(app, ["inspect", target], env=env)
+    problems = _problems(Case(name, case.mutate, words), done.exit_code, done.stderr.strip(), True)
     assert not problems, f"{problems} :: {done.stderr[:300]}"

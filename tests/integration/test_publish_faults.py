@@ -9,6 +9,7 @@ champion, the case where a half-done publishing would hurt most.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -214,20 +215,16 @@ def _tmpfs(path: Path, size: str) -> Iterator[Path]:
 def _fill(directory: Path) -> Path:
     """Fill the file system under ``directory`` to the last byte; returns the filler file."""
     filler = directory / "filler"
-    with filler.open("wb") as handle:
-        block = b"\0" * (1 << 16)
-        try:
-            while True:
-                handle.write(block)
-                handle.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                handle.write(b"\0")
-                handle.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 16, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as err:
+                assert err.errno == errno.ENOSPC, err
+    finally:
+        os.close(fd)
     return filler
 
 

@@ -66,6 +66,11 @@ def _setup(
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    # MLflow installs its own console handler when imported (later: imports are lazy), which
+    # would print its retries and tracebacks beside our one line; its records come here instead,
+    # and its errors are ours to word (a full disk, an unreachable store).
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def load(config: Path | None) -> Settings:

@@ -35,6 +35,9 @@ class LeadsConfig(Section):
     date_formats: dict[str, str] = Field(default_factory=dict)
     sheet: str | None = None  # an Excel workbook's sheet (default: the first, with a warning)
     decimal: Decimal = "auto"
+    # Wider tables are refused at once: the leak guard, drift and the report are per column,
+    # and past this a run takes many minutes (README, "Wide tables").
+    max_columns: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("date_formats")
     @classmethod

@@ -12,6 +12,7 @@ import hashlib
 import io as io_module
 import logging
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,7 @@ class ReadOptions:
     decimal: Decimal = "auto"
     sheet: str | None = None
     section: str = "leads"
+    max_columns: int | None = None  # wider tables are refused before they are parsed
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def read_input(path: Path, options: ReadOptions | None = None) -> Table:
         raise
     except (ValueError, OSError, pa.ArrowException, csv.Error, zipfile.BadZipFile) as err:
         raise InputError(f"cannot be read: {err}".splitlines()[0], path=source) from err
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise InputError(f"duplicate column names {dupes}", path=source)
     return Table(_drop_trailing_empty(frame), hashlib.sha256(data).hexdigest(), warnings)
@@ -109,8 +111,23 @@ def check_file(path: Path) -> str:
     return suffix
 
 
+def check_width(columns: int, options: ReadOptions, *, source: str) -> None:
+    """Refuse a table wider than ``max_columns`` before any per-column work."""
+    limit = options.max_columns
+    if limit is not None and columns > limit:
+        raise InputError(
+            f"has {columns:,} columns, more than {options.section}.max_columns ({limit:,}): "
+            "the leak guard, drift and the report work column by column and would take many "
+            "minutes; keep the columns that describe a lead (drop one-hot or survey "
+            f"expansions), or raise {options.section}.max_columns",
+            path=source,
+        )
+
+
 def _read_parquet(data: bytes, source: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str]]:
-    refuse_nested(pq.read_schema(pa.BufferReader(data)), source=source)
+    schema = pq.read_schema(pa.BufferReader(data))
+    check_width(len(schema), options, source=source)
+    refuse_nested(schema, source=source)
     frame = pd.read_parquet(io_module.BytesIO(data))
     frame, counts = blank_placeholders(frame, options.missing)
     return frame, placeholder_warnings(frame, counts, source=source)
@@ -147,6 +164,7 @@ def _read_excel(data: bytes, source: str, options: ReadOptions) -> tuple[pd.Data
             f"has {others} (set {options.section}.sheet to read another)"
         )
     frame = pd.read_excel(book, sheet_name=chosen, dtype=object, keep_default_na=False)
+    check_width(frame.shape[1], options, source=source)
     frame, counts = blank_placeholders(frame, options.missing)
     frame = frame.infer_objects()
     return frame, warnings + placeholder_warnings(frame, counts, source=source)
@@ -168,6 +186,9 @@ def _read_text(
             rows=[1],
         )
     text = delimited.to_utf8(data, sniffed.encoding)
+    first = text.split(b"\n", 1)[0].decode("utf-8")
+    header = next(csv.reader([first], delimiter=sniffed.delimiter))
+    check_width(len(header), options, source=source)
     delimited.check_records(text, delimiter=sniffed.delimiter, source=source)
     comma_file = sniffed.delimiter == ","
     decimal_comma = options.decimal == "," and not comma_file

@@ -83,6 +83,7 @@ def read_options(settings: Settings, section: Literal["leads", "outcomes"]) -> i
         decimal=config.decimal,
         sheet=config.sheet,
         section=section,
+        max_columns=settings.leads.max_columns if section == "leads" else None,
     )
 
 

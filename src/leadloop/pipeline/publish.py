@@ -239,9 +239,7 @@ def _roll_back(tx: _Transaction) -> bool:
             staging.remove_dir(tx.placed)
         tx.journal.close()
     except Exception as err:  # the first failure is the one to report; the next run settles
-        log.warning(
-            "run %s could not be taken back yet (%s); the next run will", tx.journal.run, err
-        )
+        log.info("run %s could not be taken back yet (%s); the next run will", tx.journal.run, err)
         try:
             tx.journal.note(state="failed")
         finally:
