@@ -32,6 +32,7 @@ Decimal = Literal["auto", ".", ","]
 # value itself ("NA" for North America): it is read as missing, and a warning says so.
 PLACEHOLDER_SHARE = 0.05
 MAX_CATEGORIES = 50
+WIDE = 100  # columns past which pandas warns that a frame is fragmented
 CODE_LIKE = frozenset(p for p in DEFAULT_MISSING if p.replace("/", "").isalpha())
 
 
@@ -92,7 +93,10 @@ def read_input(path: Path, options: ReadOptions | None = None) -> Table:
     dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise InputError(f"duplicate column names {dupes}", path=source)
-    return Table(_drop_trailing_empty(frame), hashlib.sha256(data).hexdigest(), warnings)
+    frame = _drop_trailing_empty(frame)
+    if frame.shape[1] > WIDE:  # one block per column as read: consolidated, so later inserts
+        frame = frame.copy()  # (lead_id, created_at) stay cheap and pandas does not warn
+    return Table(frame, hashlib.sha256(data).hexdigest(), warnings)
 
 
 def check_file(path: Path) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -170,3 +171,31 @@ def test_the_digest_is_of_the_bytes_parsed(tmp_path: Path) -> None:
     table = io.read_input(path)
     assert table.digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(table.frame) == 20
+
+
+def test_a_table_wider_than_the_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    """It refuses a CSV or Parquet file with more columns than ``max_columns``, naming the
+    count and the setting."""
+    frame = pd.DataFrame({f"c{i}": [1, 2] for i in range(30)})
+    csv, parquet = tmp_path / "t.csv", tmp_path / "t.parquet"
+    frame.to_csv(csv, index=False)
+    frame.to_parquet(parquet)
+    for path in (csv, parquet):
+        with pytest.raises(InputError, match=r"has 30 columns, more than leads.max_columns \(20\)"):
+            io.read_input(path, io.ReadOptions(max_columns=20))
+        assert io.read_input(path, io.ReadOptions(max_columns=30)).frame.shape == (2, 30)
+
+
+def test_a_wide_table_is_inspected_without_pandas_warnings(tmp_path: Path) -> None:
+    """It inspects a 150-column file (pytest turns any fragmentation warning into a failure)."""
+    from leadloop.config import load_settings
+    from leadloop.pipeline import inspect_table
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.integers(0, 5, size=(300, 150)), columns=[f"f{i}" for i in range(150)])
+    frame.insert(0, "lead_id", [f"L{i}" for i in range(300)])
+    frame.insert(1, "created_at", pd.date_range("2025-01-01", periods=300, freq="D").astype(str))
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path, index=False)
+    rows = inspect_table(load_settings(environ={}, base_dir=tmp_path), path)
+    assert len(rows) == 152 and rows[0]["role"] == "id"
