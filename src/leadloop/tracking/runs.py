@@ -15,8 +15,8 @@ import pandas as pd
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking.context.registry import resolve_tags
 from mlflow.types import ColSpec, Schema, TensorSpec
-from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 import leadloop
 from leadloop.data import io
@@ -84,7 +84,8 @@ class RunLog(MlflowStore):
             parent = client.create_run(
                 experiment_id,
                 run_name=run_name,
-                tags={**tags, "pipeline_stage": "loop", MLFLOW_RUN_NAME: run_name},
+                # the context tags MLflow's own runs carry (user, source, git commit)
+                tags=resolve_tags({**tags, "pipeline_stage": "loop"}),
             ).info.run_id
             stamp = int(time.time() * 1000)
             client.log_batch(
