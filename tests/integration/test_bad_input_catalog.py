@@ -584,7 +584,17 @@ def test_every_bad_input_exits_2_with_one_line(baseline: Path, tmp_path: Path) -
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("name", ["binary garbage", "config not YAML", "bad environment override"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binary garbage",
+        "config not YAML",
+        "bad environment override",
+        "two stray quotes",
+        "unreachable tracking database, password redacted",
+        "table wider than leads.max_columns",
+    ],
+)
 def test_a_real_process_exits_2_with_one_line(baseline: Path, tmp_path: Path, name: str) -> None:
     """It exits 2 with one line as a real process too (what a shell or CI sees)."""
     case = next(c for c in CASES if c.name == name)
