@@ -202,6 +202,8 @@ def _read_text(
         **csv_options(sniffed.delimiter, options, decimal_comma),
     )
     warnings = _decimal_commas(frame, options, source=source, comma_file=comma_file)
+    if options.sheet is not None:
+        warnings.append(f"{source}: {options.section}.sheet is set, but this is not a workbook")
     counts = _csv_placeholders(text, frame, sniffed.delimiter, options.missing)
     warnings += placeholder_warnings(frame, counts, source=source)
     return frame, [name.strip() for name in sniffed.header], warnings
