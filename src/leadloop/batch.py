@@ -17,9 +17,9 @@ from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
-from leadloop.errors import ConfigError, InputError, RegistryError
+from leadloop.errors import ConfigError, InputError, RegistryError, redact
 from leadloop.scoring import SCORE_SCHEMA, Scorer, compile_trees
-from leadloop.tracking import ModelRegistry
+from leadloop.tracking import ModelRegistry, check_store
 
 CHUNK_ROWS = 100_000  # rows per chunk when the caller does not say (the CLI says)
 
@@ -47,10 +47,11 @@ def load_scorer(
     With ``scoring.compile: always`` its trees are compiled now; for a ``service`` (unless
     ``never``) they are compiled in the background while LightGBM scores the first requests.
     """
+    check_store(settings, writing=False)
     tracker = ModelRegistry(settings)
     if not tracker.store_exists():
         raise RegistryError(
-            f"no model registry at {settings.tracking_uri()}: run `leadloop run` first"
+            f"no model registry at {redact(settings.tracking_uri())}: run `leadloop run` first"
         )
     if ref == CHAMPION and tracker.alias_version(CHAMPION) is None:
         raise RegistryError(

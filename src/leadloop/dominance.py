@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 from leadloop.leaks import DOMINANT_CHECK, Finding
 from leadloop.model.params import quick_params
@@ -156,6 +156,14 @@ def _category_rates(column: np.ndarray, y: np.ndarray, folds: np.ndarray | None)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC in the better direction (a leak can rank either way)."""
-    auc = float(roc_auc_score(y, score))
+    """ROC AUC in the better direction (a leak can rank either way), as the Mann-Whitney
+    statistic on mid-ranks: the same figure as scikit-learn's, without its per-call checks
+    (it is computed once per column, so a wide table pays them thousands of times)."""
+    positive = y == 1
+    n_pos = int(positive.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both classes")
+    ranks = rankdata(score)
+    auc = (float(ranks[positive].sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return max(auc, 1 - auc)

@@ -6,6 +6,7 @@ HTTP status: the CLI (``cli/app.py``) and the API (``serve/``) both read them fr
     ├── ConfigError                    exit 2  HTTP 500  leadloop.yaml or an environment override
     ├── RegistryError                  exit 2  HTTP 503  no such version, no champion yet
     ├── StoreError                     exit 2  HTTP 503  the feedback store is unreachable
+    ├── StorageError                   exit 2  HTTP 507  a disk is full or read-only
     ├── SignatureError                 exit 2  HTTP 401  a webhook delivery is not signed right
     ├── ChampionChangedError           exit 4  HTTP 409  the champion moved: nothing moved
     └── RegistryBusyError              exit 4  HTTP 503  the registry lock was held too long
@@ -17,7 +18,11 @@ column, rows) and what to do.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+# user:password@ in a URL (a database or tracking URI): the password never reaches a message.
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s'\"]*)@")
 
 
 class LeadloopError(Exception):
@@ -74,6 +79,14 @@ class StoreError(LeadloopError):
     http_status = 503
 
 
+class StorageError(LeadloopError):
+    """A file or the MLflow store cannot be written: no space left, a read-only file system,
+    no permission. Nothing was published; free space or fix the permissions and rerun."""
+
+    exit_code = 2
+    http_status = 507
+
+
 class SignatureError(LeadloopError):
     """A webhook delivery is not signed as it must be; the message says what is wrong."""
 
@@ -93,6 +106,11 @@ class RegistryBusyError(LeadloopError):
 
     exit_code = 4
     http_status = 503
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
 
 
 def champion_changed(expected: str | None, found: str | None, *, what: str = "run") -> str:

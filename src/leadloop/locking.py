@@ -78,7 +78,7 @@ def registry_lock(
 @contextmanager
 def _file_lock(path: Path, *, timeout: float, on_wait: Waiting) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # beside the store: owner only
     try:
         _wait(
             lambda: _try_flock(fd),

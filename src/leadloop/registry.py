@@ -65,7 +65,7 @@ def settle_run(
             if CHALLENGER in versions:  # none when one model was trained alone
                 models.set_alias(CHALLENGER, versions[CHALLENGER])
             if found != compared_with:
-                return _changed(compared_with, found, wanted=wanted)
+                return changed(compared_with, found, wanted=wanted)
             if first is not None:
                 _move(models, first, previous=None, by="first run", reason="first run", run=run)
             if promote:
@@ -84,6 +84,33 @@ def settle_run(
             compared_with, now, now, wanted, False, f"{err}; champion is {version_label(now)}"
         )
     return Settled(compared_with, found, after, wanted, wanted, _moved_message(found, after, first))
+
+
+def planned(*, compared_with: str | None, versions: dict[str, str], promote: bool) -> Settled:
+    """What ``settle_run`` will report when the champion is still ``compared_with``: the
+    records a run stages before it moves anything say this (and are rewritten otherwise)."""
+    first = versions.get(CHAMPION)
+    wanted = promote or first is not None
+    after = versions[CHALLENGER] if promote else (first or compared_with)
+    message = _moved_message(compared_with, after, first)
+    return Settled(compared_with, compared_with, after, wanted, wanted, message)
+
+
+def undo(
+    models: ModelRegistry,
+    *,
+    versions: dict[str, str],
+    aliases_before: dict[str, str | None],
+) -> None:
+    """Take back what a run did to the registry: each alias still pointing at one of its
+    versions goes back to where it pointed before the run, then the versions are deleted
+    (with their tags), so the registry is as the run found it."""
+    ours = set(versions.values())
+    with models.lock():
+        for alias in (CHAMPION, CHALLENGER):
+            if models.alias_version(alias, strict=True) in ours:
+                models.restore_alias(alias, aliases_before.get(alias))
+        models.delete_versions(sorted(ours, key=int))
 
 
 def promote(
@@ -131,6 +158,18 @@ def _move(
 ) -> None:
     """Move the alias, then record who and why (the caller holds the lock and compared)."""
     models.set_alias(CHAMPION, version)
+    _tag_promotion(models, version, previous=previous, by=by, reason=reason, run=run)
+
+
+def _tag_promotion(
+    models: ModelRegistry,
+    version: str,
+    *,
+    previous: str | None,
+    by: str,
+    reason: str,
+    run: str | None,
+) -> None:
     models.tag_version(
         version,
         {
@@ -143,6 +182,32 @@ def _move(
     )
 
 
+def complete_promotion(
+    models: ModelRegistry,
+    *,
+    versions: dict[str, str],
+    compared_with: str | None,
+    reason: str,
+    run: str,
+) -> None:
+    """For a run that died right after moving ``champion``: write the promotion tags the move
+    was to be followed by, if the champion is the run's and has none."""
+    champion = models.alias_version(CHAMPION, strict=True)
+    if champion is None or champion not in versions.values():
+        return
+    if "promoted_by" in models.version_tags(champion):
+        return
+    first = champion == versions.get(CHAMPION)
+    _tag_promotion(
+        models,
+        champion,
+        previous=None if first else (versions.get(CHAMPION) or compared_with),
+        by="first run" if first else "policy",
+        reason="first run" if first else reason,
+        run=run,
+    )
+
+
 def _expect(expected: str | None, current: str | None) -> None:
     if expected is not None and expected.removeprefix("v") != current:
         raise ChampionChangedError(
@@ -151,7 +216,8 @@ def _expect(expected: str | None, current: str | None) -> None:
         )
 
 
-def _changed(compared_with: str | None, found: str | None, *, wanted: bool) -> Settled:
+def changed(compared_with: str | None, found: str | None, *, wanted: bool) -> Settled:
+    """What a run reports when the champion was no longer the one it compared with."""
     if wanted:
         message = f"{champion_changed(compared_with, found)}; champion is {version_label(found)}"
     else:

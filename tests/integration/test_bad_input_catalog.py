@@ -340,6 +340,173 @@ CASES = [
 ]
 
 
+def _raw_lines(name: str, change: Callable[[list[str]], list[str]]) -> Mutate:
+    """Edit a data file line by line, as text (to plant what pandas would not write)."""
+
+    def run(root: Path) -> None:
+        path = root / "data" / name
+        path.write_text("\n".join(change(path.read_text().splitlines())) + "\n")
+
+    return run
+
+
+def _stray_quotes(lines: list[str]) -> list[str]:
+    """Two unbalanced quotes ten rows apart: everything between would become one field."""
+    first, second = lines[5].split(","), lines[15].split(",")
+    first[2] = '"' + first[2]
+    second[2] = second[2] + '"'
+    return [*lines[:5], ",".join(first), *lines[6:15], ",".join(second), *lines[16:]]
+
+
+def _drop_last_field(rows: tuple[int, ...]) -> Callable[[list[str]], list[str]]:
+    return lambda lines: [
+        line.rsplit(",", 1)[0] if i in rows else line for i, line in enumerate(lines)
+    ]
+
+
+def _nested_parquet(root: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leads = _leads(root)
+    table = pa.Table.from_pandas(leads, preserve_index=False)
+    tags = pa.array([[1, 2]] * len(leads), type=pa.list_(pa.int64()))
+    pq.write_table(table.append_column("tags", tags), root / "data" / "leads.parquet")
+
+
+def _workbook(root: Path) -> None:
+    with pd.ExcelWriter(root / "data" / "leads.xlsx") as book:
+        _leads(root).head(300).to_excel(book, sheet_name="Leads", index=False)
+        pd.DataFrame({"note": ["x"]}).to_excel(book, sheet_name="Notes", index=False)
+
+
+PUBLISHING = [  # operator faults, and reading faults that once passed silently (issue 15)
+    Case(
+        "two stray quotes",
+        _raw_lines("leads.csv", _stray_quotes),
+        ("leads.csv", "column 'lead_source'", "rows 5, 6", "stray quote", "line 6 of the file"),
+    ),
+    Case(
+        "rows missing a field",
+        _raw_lines("leads.csv", _drop_last_field((4, 9))),
+        ("leads.csv", "rows 4, 9", "fields where the header has 13"),
+    ),
+    Case(
+        "outcome rows missing a field",
+        _raw_lines("outcomes.csv", _drop_last_field((3,))),
+        ("outcomes.csv", "rows 3", "fields where the header has"),
+    ),
+    Case(
+        "row with an extra field",
+        _raw_lines("leads.csv", lambda ls: [*ls[:8], ls[8] + ",surplus", *ls[9:]]),
+        ("leads.csv", "rows 8", "14 fields where the header has 13"),
+    ),
+    Case(
+        "excluded column that does not exist",
+        _config("leads:\n  exclude_columns: [compnay_size]\n"),
+        ("leads.csv", "column 'compnay_size'", "leads.exclude_columns"),
+    ),
+    Case(
+        "typed column that does not exist",
+        _config("leads:\n  feature_types: {region: categorical}\n"),
+        ("leads.csv", "column 'region'", "leads.feature_types"),
+    ),
+    Case(
+        "date format for a column that does not exist",
+        _config("leads:\n  date_formats: {signup: dayfirst}\n"),
+        ("leads.csv", "column 'signup'", "leads.date_formats"),
+    ),
+    Case(
+        "outcome date format for a column that does not exist",
+        _config("outcomes:\n  date_formats: {closed: dayfirst}\n"),
+        ("outcomes.csv", "column 'closed'", "outcomes.date_formats"),
+    ),
+    Case(
+        "cutoff in the future",
+        _config("labels:\n  cutoff: 2099-01-01\n"),
+        ("labels.cutoff", "in the future"),
+    ),
+    Case(
+        "cutoff in year 2300",
+        _config("labels:\n  cutoff: 2300-01-01\n"),
+        ("leadloop.yaml", "labels.cutoff", "out of range"),
+    ),
+    Case(
+        "cutoff in year 9999",
+        _config("labels:\n  cutoff: 9999-12-31T23:59:59Z\n"),
+        ("leadloop.yaml", "labels.cutoff", "out of range"),
+    ),
+    Case(
+        "maturity of a billion days",
+        _config("labels:\n  maturity_days: 1000000000\n"),
+        ("leadloop.yaml", "labels.maturity_days", "3650"),
+    ),
+    Case(
+        "absurd number of trees",
+        _config("model:\n  num_boost_round: 1000000000000\n"),
+        ("leadloop.yaml", "model.num_boost_round"),
+    ),
+    Case(
+        "nested Parquet column",
+        _both(_nested_parquet, _config(LEADS_AT.format("parquet"))),
+        ("leads.parquet", "column 'tags'", "nested values"),
+    ),
+    Case(
+        "workbook sheet that does not exist",
+        _both(_workbook, _config(LEADS_AT.format("xlsx") + "  sheet: Leeds\n")),
+        ("leads.xlsx", "no sheet 'Leeds'", "'Leads', 'Notes'", "leads.sheet"),
+    ),
+    Case(
+        "table wider than leads.max_columns",
+        _config("leads:\n  max_columns: 10\n"),
+        ("leads.csv", "has 13 columns", "leads.max_columns (10)"),
+    ),
+    Case(
+        "bogus tracking URI",
+        _config("tracking:\n  uri: bogus://nowhere\n"),
+        ("leadloop.yaml", "tracking.uri", "not an MLflow store"),
+    ),
+    Case(
+        "unreachable tracking database, password redacted",
+        _config("tracking:\n  uri: postgresql+psycopg://ops:hunter2@127.0.0.1:9/mlflow\n"),
+        ("cannot reach the tracking database", "ops:***@127.0.0.1"),
+    ),
+    Case(
+        "tracking store that is not a database",
+        _config("tracking:\n  uri: sqlite:///data/leads.csv\n"),
+        ("not an SQLite database",),
+    ),
+    Case(
+        "reports_dir pointing at a file",
+        _config("reports_dir: data/leads.csv\n"),
+        ("reports_dir", "leads.csv", "is a file"),
+    ),
+    Case(
+        "duplicate YAML section",
+        _config("split:\n  holdout_fraction: 1.5\nsplit:\n  holdout_fraction: 0.2\n"),
+        ("leadloop.yaml", "'split' is given twice"),
+    ),
+    Case(
+        "Latin-1 settings file",
+        lambda r: (r / "leadloop.yaml").write_bytes("# Réglages\nlabels: {}\n".encode("latin-1")),
+        ("leadloop.yaml", "not UTF-8"),
+    ),
+    Case(
+        "environment value that is not a section",
+        lambda r: None,
+        ("LEADLOOP_LEADS", "'leads'"),
+        extra={"LEADLOOP_LEADS": "data/leads.csv"},
+    ),
+    Case(
+        "malformed environment list",
+        lambda r: None,
+        ("LEADLOOP_LEADS__EXCLUDE_COLUMNS", "YAML list"),
+        extra={"LEADLOOP_LEADS__EXCLUDE_COLUMNS": "[industry"},
+    ),
+]
+CASES += PUBLISHING
+
+
 def _fingerprint(root: Path) -> tuple[str, list[str]]:
     store = root / ".leadloop" / "mlflow.db"
     digest = hashlib.sha256(store.read_bytes()).hexdigest()
@@ -396,7 +563,7 @@ def _problems(case: Case, code: int, message: str, untouched: bool) -> list[str]
 def test_every_case_is_a_distinct_real_fault(baseline: Path, tmp_path: Path) -> None:
     """It holds at least forty differently named cases, each of which changes the inputs or
     the environment and names what the message must say."""
-    assert len({c.name for c in CASES}) == len(CASES) >= 40
+    assert len({c.name for c in CASES}) == len(CASES) >= 75
     pristine = _files(baseline)
     for i, case in enumerate(CASES):
         root = tmp_path / f"case{i}"
@@ -417,7 +584,17 @@ def test_every_bad_input_exits_2_with_one_line(baseline: Path, tmp_path: Path) -
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("name", ["binary garbage", "config not YAML", "bad environment override"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binary garbage",
+        "config not YAML",
+        "bad environment override",
+        "two stray quotes",
+        "unreachable tracking database, password redacted",
+        "table wider than leads.max_columns",
+    ],
+)
 def test_a_real_process_exits_2_with_one_line(baseline: Path, tmp_path: Path, name: str) -> None:
     """It exits 2 with one line as a real process too (what a shell or CI sees)."""
     case = next(c for c in CASES if c.name == name)
@@ -427,4 +604,28 @@ def test_a_real_process_exits_2_with_one_line(baseline: Path, tmp_path: Path, na
     case.mutate(root)
     done = run_cli("run", *case.args, cwd=root, env=case.extra)
     problems = _problems(case, done.returncode, done.stderr.strip(), _fingerprint(root) == before)
+    assert not problems, f"{problems} :: {done.stderr[:300]}"
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("nested Parquet column", ("leads.parquet", "column 'tags'", "nested values")),
+        ("table wider than leads.max_columns", ("leads.csv", "has 13 columns")),
+        ("typed column that does not exist", ("leads.csv", "column 'region'")),
+    ],
+)
+def test_inspect_refuses_what_run_refuses(
+    baseline: Path, tmp_path: Path, name: str, words: tuple[str, ...]
+) -> None:
+    """It exits 2 with one line from `leadloop inspect` on the configured leads file too."""
+    case = next(c for c in CASES if c.name == name)
+    root = tmp_path / "case"
+    shutil.copytree(baseline, root)
+    case.mutate(root)
+    target = "data/leads.parquet" if "Parquet" in name else "data/leads.csv"
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LEADLOOP_")}
+    with contextlib.chdir(root):
+        done = CliRunner().invoke(app, ["inspect", target], env=env)
+    problems = _problems(Case(name, case.mutate, words), done.exit_code, done.stderr.strip(), True)
     assert not problems, f"{problems} :: {done.stderr[:300]}"

@@ -37,15 +37,17 @@ def test_blocked_gate_exits_3(project: Path) -> None:
     assert "BLOCK" in done.stdout
 
 
-def test_internal_error_exits_1(project: Path) -> None:
-    """It exits 1 with one line, no traceback, when the tracking store cannot be written."""
+def test_an_unusable_store_directory_exits_2_before_training(project: Path) -> None:
+    """It exits 2 with one line naming the store's directory when it is a file (an operator's
+    fault, found before any training; it used to be an internal error after it)."""
     blocker = project / "not-a-directory"
     blocker.write_text("a file where the store's directory should be")
     env = {"LEADLOOP_TRACKING__URI": f"sqlite:///{blocker}/mlflow.db"}
     done = run_cli("run", cwd=project, env=env)
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert "error" in done.stderr
+    assert done.returncode == 2
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert "the MLflow store's directory" in message and "not-a-directory is a file" in message
     reports = project / "reports"
     assert not reports.exists() or not any(p.name[0].isdigit() for p in reports.iterdir())
 

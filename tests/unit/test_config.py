@@ -139,3 +139,53 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes("tracking:\n  experiment: café\n".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("labels:\n  cutoff: 2300-01-01\n", "labels.cutoff.*out of range"),
+        ("labels:\n  cutoff: '9999-12-31T23:59:59Z'\n", "labels.cutoff.*out of range"),
+        ("labels:\n  maturity_days: 1000000000\n", "labels.maturity_days.*3650"),
+        ("synthetic:\n  n_leads: 1000000000000\n", "synthetic.n_leads"),
+        ("tracking:\n  uri: bogus://x\n", "tracking.uri.*not an MLflow store"),
+        ("tracking:\n  uri: 'bogus:x'\n", "tracking.uri.*not an MLflow store"),
+        ("leads:\n  decimal: ';'\n", "leads.decimal"),
+    ],
+)
+def test_out_of_range_settings_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    """It refuses dates and sizes nothing could hold, and stores MLflow cannot use, in one line
+    naming the key."""
+    path = tmp_path / "leadloop.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(path)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_store_uris_and_sheet_names(tmp_path: Path) -> None:
+    """It takes every store MLflow supports, a plain directory included, and a sheet named by
+    a number as that sheet's name."""
+    for uri in ("sqlite:///a.db", "postgresql+psycopg://u@h/d", "https://mlflow", "mlruns"):
+        assert load_settings(environ={"LEADLOOP_TRACKING__URI": uri}, base_dir=tmp_path)
+    path = tmp_path / "leadloop.yaml"
+    path.write_text("leads:\n  sheet: 2024\n")
+    assert load_settings(path).leads.sheet == "2024"
+
+
+def test_the_tracking_password_never_reaches_mlflow_params(tmp_path: Path) -> None:
+    """It replaces the password of the tracking and lock URIs in the params a run logs."""
+    from leadloop.errors import redact
+    from leadloop.pipeline.record import params
+
+    settings = load_settings(
+        environ={
+            "LEADLOOP_TRACKING__URI": "postgresql+psycopg://ops:hunter2@db:5432/mlflow",
+            "LEADLOOP_TRACKING__LOCK_URL": "postgresql://ops:hunter2@db/mlflow",
+        },
+        base_dir=tmp_path,
+    )
+    logged = params(settings)
+    assert logged["tracking.uri"] == "postgresql+psycopg://ops:***@db:5432/mlflow"
+    assert not any("hunter2" in str(v) for v in logged.values())
+    assert redact("a https://u:p@w@host/x b") == "a https://u:***@host/x b"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
     from leadloop.config import Settings
 
+# Tests only: `leadloop run` kills itself (SIGKILL) right after this publishing step, to prove
+# that a run killed at any step leaves a registry and reports the next run can settle.
+KILL_AT_ENV = "LEADLOOP_TEST_KILL_AT"
 EXIT_BLOCKED = 3
 EXIT_CHAMPION_CHANGED = 4
 T = TypeVar("T")
@@ -62,13 +66,19 @@ def _setup(
     )
     for noisy in ("mlflow", "alembic", "urllib3", "git", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    # MLflow installs its own console handler when imported (later: imports are lazy), which
+    # would print its retries and tracebacks beside our one line; its records come here instead,
+    # and its errors are ours to word (a full disk, an unreachable store).
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def load(config: Path | None) -> Settings:
     """The settings for a command: the file (or ./leadloop.yaml) and the environment."""
     from leadloop.config import load_settings
 
-    return guard(lambda: load_settings(config, environ=dict(os.environ)))
+    environ = {k: v for k, v in os.environ.items() if k != KILL_AT_ENV}
+    return guard(lambda: load_settings(config, environ=environ))
 
 
 def now() -> pd.Timestamp:
@@ -86,21 +96,38 @@ def fail(message: str) -> typer.Exit:
 
 def guard(action: Callable[[], T]) -> T:
     """Run ``action``; a ``LeadloopError`` becomes one line on stderr and its exit code."""
-    from leadloop.errors import LeadloopError
+    from rich.markup import escape
+
+    from leadloop.errors import LeadloopError, redact
 
     try:
         return action()
     except LeadloopError as err:
-        err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        shown = escape(redact(str(err)))
+        err_console.print(f"[red]error:[/red] {shown}", highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from err
     except (typer.Exit, KeyboardInterrupt):
         raise
     except Exception as err:
         logging.getLogger("leadloop").debug("internal error", exc_info=True)
+        first = redact(str(err).strip().splitlines()[0]) if str(err).strip() else ""
         err_console.print(
-            f"[red]internal error:[/red] {type(err).__name__}: {err} (run with "
+            f"[red]internal error:[/red] {type(err).__name__}: {escape(first)} (run with "
             "--verbose for the traceback; please report it)",
             highlight=False,
             soft_wrap=True,
         )
         raise typer.Exit(1) from err
+
+
+def kill_hook() -> Callable[[str], None] | None:
+    """The test hook named by ``LEADLOOP_TEST_KILL_AT``, read here at the edge only."""
+    target = os.environ.get(KILL_AT_ENV)
+    if not target:
+        return None
+
+    def checkpoint(step: str) -> None:
+        if step == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint

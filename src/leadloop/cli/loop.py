@@ -19,6 +19,7 @@ from leadloop.cli.app import (
     console,
     err_console,
     guard,
+    kill_hook,
     load,
     now,
 )
@@ -62,6 +63,8 @@ def run(
     if shared_registry or settings.tracking.shared:
         guard(lambda: require_shared(settings))
     out = err_console if as_json else console
+    for note in guard(lambda: pipeline.prepare_run(settings)):
+        err_console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     for path in guard(lambda: pipeline.ensure_data(settings)):
         out.print(f"[dim]generated synthetic data: {path}[/dim]")
     started = now()
@@ -71,7 +74,9 @@ def run(
         unchanged = None if force else guard(lambda: pipeline.nothing_new(settings, inputs))
         if unchanged is None:
             result = guard(
-                lambda: pipeline.run_loop(settings, progress=step, now=started, inputs=inputs)
+                lambda: pipeline.run_loop(
+                    settings, progress=step, now=started, inputs=inputs, checkpoint=kill_hook()
+                )
             )
     if unchanged is not None:
         _report_unchanged(unchanged, as_json=as_json)
@@ -103,7 +108,7 @@ def validate(
 
     guard(lambda: pipeline.ensure_data(settings))
     inputs = guard(lambda: pipeline.load_inputs(settings, now=now()))
-    cutoff = pipeline.resolve_cutoff(settings, inputs, now=now())
+    cutoff = guard(lambda: pipeline.resolve_cutoff(settings, inputs, now=now()))
     labels = guard(lambda: pipeline.label_inputs(settings, inputs, cutoff))
     for warning in inputs.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -11,6 +11,15 @@ from pydantic import Field, field_validator, model_validator
 
 from leadloop.config.base import Section
 
+# The decimal mark of numbers in text files: "auto" reads decimal commas (1,5) as numbers in
+# files not delimited by commas; "," and "." decide for every file of that input.
+Decimal = Literal["auto", ".", ","]
+
+
+def _sheet_name(value: Any) -> Any:
+    """A sheet named by a number in YAML (``sheet: 2024``) is the sheet of that name."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
 
 class LeadsConfig(Section):
     """Where the leads are and what their columns mean."""
@@ -24,6 +33,11 @@ class LeadsConfig(Section):
         default_factory=dict
     )
     date_formats: dict[str, str] = Field(default_factory=dict)
+    sheet: str | None = None  # an Excel workbook's sheet (default: the first, with a warning)
+    decimal: Decimal = "auto"
+    # Wider tables are refused at once: the leak guard, drift and the report are per column,
+    # and past this a run takes many minutes (README, "Wide tables").
+    max_columns: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("date_formats")
     @classmethod
@@ -31,6 +45,11 @@ class LeadsConfig(Section):
         from leadloop.data.timestamps import check_format  # pandas: only when used
 
         return {column: check_format(fmt) for column, fmt in value.items()}
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _sheet(cls, value: Any) -> Any:
+        return _sheet_name(value)
 
 
 class OutcomesConfig(Section):
@@ -47,6 +66,13 @@ class OutcomesConfig(Section):
     lost_values: list[str] = Field(default_factory=lambda: ["lost", "Closed Lost"])
     join: Literal["id", "row_order"] = "id"
     date_formats: dict[str, str] = Field(default_factory=dict)
+    sheet: str | None = None
+    decimal: Decimal = "auto"
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _sheet(cls, value: Any) -> Any:
+        return _sheet_name(value)
 
     @field_validator("date_formats")
     @classmethod
@@ -65,11 +91,14 @@ class OutcomesConfig(Section):
         return self
 
 
+MAX_MATURITY_DAYS = 3650  # ten years: a lead undecided that long is no longer a sales question
+
+
 class LabelsConfig(Section):
     """Point-in-time labelling: the cutoff and what happens to leads with no outcome."""
 
     cutoff: datetime | None = None
-    maturity_days: int = Field(default=90, gt=0)
+    maturity_days: int = Field(default=90, gt=0, le=MAX_MATURITY_DAYS)
     unmatured: Literal["lost", "exclude"] = "lost"
     use_young_decided: bool = False
 
@@ -88,20 +117,20 @@ class SplitConfig(Section):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     validation_fraction: float = Field(default=0.15, gt=0, lt=0.5)
     calibration_fraction: float = Field(default=0.15, gt=0, lt=0.5)
-    min_holdout_rows: int = Field(default=50, ge=1)
+    min_holdout_rows: int = Field(default=50, ge=1, le=10_000_000)
 
 
 class ModelConfig(Section):
     """LightGBM and calibration settings."""
 
-    num_boost_round: int = Field(default=1000, gt=0)
-    early_stopping_rounds: int = Field(default=50, gt=0)
+    num_boost_round: int = Field(default=1000, gt=0, le=100_000)
+    early_stopping_rounds: int = Field(default=50, gt=0, le=100_000)
     learning_rate: float = Field(default=0.05, gt=0, le=1)
-    num_leaves: int = Field(default=31, ge=2)
-    min_data_in_leaf: int = Field(default=40, ge=1)
+    num_leaves: int = Field(default=31, ge=2, le=131_072)
+    min_data_in_leaf: int = Field(default=40, ge=1, le=10_000_000)
     feature_fraction: float = Field(default=0.9, gt=0, le=1)
     lambda_l2: float = Field(default=1.0, ge=0)
-    num_threads: int = Field(default=0, ge=0)
+    num_threads: int = Field(default=0, ge=0, le=1024)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     seed: int = 42
 
@@ -110,7 +139,7 @@ class EvaluationConfig(Section):
     """Business settings for metrics: sales capacity is the share of leads sales can work."""
 
     capacity: float = Field(default=0.1, gt=0, le=1)
-    calibration_bins: int = Field(default=10, ge=2)
+    calibration_bins: int = Field(default=10, ge=2, le=1000)
     grade_cutoffs: list[float] = Field(default_factory=lambda: [0.4, 0.2, 0.1])
 
     @field_validator("grade_cutoffs")
@@ -129,10 +158,10 @@ class GateConfig(Section):
     max_recall_drop: float = Field(default=0.01, ge=0)
     max_ece: float = Field(default=0.05, gt=0)
     ece_tolerance: float = Field(default=0.01, ge=0)
-    min_holdout_minority: int = Field(default=30, ge=1)
-    top_features: int = Field(default=5, ge=1)
+    min_holdout_minority: int = Field(default=30, ge=1, le=10_000_000)
+    top_features: int = Field(default=5, ge=1, le=10_000)
     block_on_drift: bool = True
-    bootstrap_resamples: int = Field(default=200, ge=50)
+    bootstrap_resamples: int = Field(default=200, ge=50, le=100_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -160,7 +189,7 @@ class LabelQualityConfig(Section):
 
     false_alarm_rate: float = Field(default=0.003, gt=0, lt=0.5)
     min_history_kappa: float = Field(default=0.81, gt=0, le=1)
-    null_draws: int = Field(default=200, ge=50)
+    null_draws: int = Field(default=200, ge=50, le=100_000)
 
 
 MOVED_FROM_GATE = {
@@ -173,6 +202,12 @@ MOVED_FROM_GATE = {
 }
 
 
+STORE_SCHEMES = frozenset(
+    {"sqlite", "postgresql", "postgres", "mysql", "mssql", "http", "https", "file"}
+    | {"databricks", "databricks-uc", "uc"}
+)
+
+
 class TrackingConfig(Section):
     """MLflow store and registry names."""
 
@@ -183,14 +218,30 @@ class TrackingConfig(Section):
     # Lock for moving the champion: derived from ``uri`` (PostgreSQL advisory lock, or a file
     # beside SQLite); for an MLflow server, give the PostgreSQL URL of its backend database.
     lock_url: str | None = None
-    lock_timeout: float = Field(default=60.0, gt=0)
+    lock_timeout: float = Field(default=60.0, gt=0, le=86_400)
     shared: bool = False  # refuse a store that lives and dies with this machine (CI)
+
+    @field_validator("uri")
+    @classmethod
+    def _store_uri(cls, value: str) -> str:
+        """A URI MLflow can store runs and models in (a plain path is a file store)."""
+        from urllib.parse import urlparse
+
+        scheme = urlparse(value).scheme.split("+", 1)[0].lower()
+        if len(scheme) > 1 and scheme not in STORE_SCHEMES:  # "" or "c": a path
+            from leadloop.errors import redact
+
+            raise ValueError(
+                f"'{redact(value)}' is not an MLflow store: use sqlite:///path/mlflow.db, "
+                "postgresql+psycopg://user@host/db, an http(s):// tracking server or a directory"
+            )
+        return value
 
 
 class SyntheticConfig(Section):
     """The bundled synthetic data set, generated on first use when the input files are missing."""
 
     enabled: bool = True
-    n_leads: int = Field(default=20_000, ge=100)
-    months: int = Field(default=18, ge=2)
+    n_leads: int = Field(default=20_000, ge=100, le=10_000_000)
+    months: int = Field(default=18, ge=2, le=600)
     seed: int = 7

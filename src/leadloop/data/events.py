@@ -27,9 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadloop.config import OutcomesConfig
-from leadloop.data.schema import outcome_key, outcome_mapping
 from leadloop.data.timestamps import SECONDS_FROM
-from leadloop.data.values import naive_utc
+from leadloop.data.values import naive_utc, outcome_key, outcome_mapping
 
 EARLIEST = datetime.fromtimestamp(SECONDS_FROM, tz=UTC).replace(tzinfo=None)
 MAX_AMOUNT = float(2**53)

@@ -7,7 +7,6 @@ half-written output behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,10 +21,13 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
 
-from leadloop.data.reading import TABLE_SUFFIXES, TableChunks, read_table
-from leadloop.errors import InputError
+from leadloop.data.chunks import TableChunks
+from leadloop.data.reading import TABLE_SUFFIXES, ReadOptions, Table, read_input, read_table
+from leadloop.data.staging import storage_fault
+from leadloop.errors import InputError, StorageError
 
-__all__ = ["TABLE_SUFFIXES", "TableChunks", "read_table"]  # and the writers below
+# and the writers below
+__all__ = ["TABLE_SUFFIXES", "ReadOptions", "Table", "TableChunks", "read_input", "read_table"]
 
 
 class TableWriter:
@@ -42,28 +44,45 @@ class TableWriter:
         self._started = False
 
     def __enter__(self) -> TableWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.touch()  # a read-only or full disk shows before any work
+        except OSError as err:
+            raise self._fault(err) from err
         return self
 
     def write(self, table: pa.Table) -> None:
         """Append rows (every chunk with the same schema)."""
-        if self.parquet:
-            if self._parquet_writer is None:
-                self._parquet_writer = pq.ParquetWriter(self.tmp, table.schema)
-            self._parquet_writer.write_table(table)
-        else:
-            options = pa_csv.WriteOptions(include_header=not self._started)
-            with self.tmp.open("ab") as handle:
-                pa_csv.write_csv(table, handle, write_options=options)
+        try:
+            if self.parquet:
+                if self._parquet_writer is None:
+                    self._parquet_writer = pq.ParquetWriter(self.tmp, table.schema)
+                self._parquet_writer.write_table(table)
+            else:
+                options = pa_csv.WriteOptions(include_header=not self._started)
+                with self.tmp.open("ab") as handle:
+                    pa_csv.write_csv(table, handle, write_options=options)
+        except OSError as err:
+            raise self._fault(err) from err
         self._started = True
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if self._parquet_writer is not None:
-            self._parquet_writer.close()
-        if exc_type is None and self._started:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if self._parquet_writer is not None:
+                self._parquet_writer.close()
+            if exc_type is None and self._started:
+                os.replace(self.tmp, self.path)
+        except OSError as err:
+            raise self._fault(err) from err
+        finally:
             self.tmp.unlink(missing_ok=True)
+
+    def _fault(self, err: OSError) -> Exception:
+        """A full or read-only disk as one line naming the output; other errors unchanged."""
+        reason = storage_fault(err)
+        if reason is None:
+            return err
+        return StorageError(f"{self.path}: cannot be written ({reason}); no output was left")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -120,15 +139,6 @@ def write_text(text: str, path: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def dvc_hash(path: Path) -> str | None:
     """The MD5 DVC recorded for ``path`` in its ``.dvc`` file, when the file is DVC-tracked."""
     pointer = path.with_name(path.name + ".dvc")
@@ -144,16 +154,9 @@ def dvc_hash(path: Path) -> str | None:
 
 
 def staging_dir(final: Path) -> Path:
-    """A fresh temporary directory beside ``final``, to be moved into place by ``publish_dir``."""
+    """A fresh temporary directory beside ``final``, to be moved into place by the caller."""
     final.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-
-
-def publish_dir(staged: Path, final: Path) -> None:
-    """Move a fully written staging directory to its final name."""
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staged, final)
 
 
 def nanosecond_timestamps(path: Path) -> list[str]:
@@ -181,13 +184,6 @@ def publish_dir_once(staged: Path, final: Path) -> bool:
         discard_dir(staged)
         return False
     return True
-
-
-def copy_dir(source: Path, target: Path) -> None:
-    """Replace ``target`` with a copy of ``source``, via a staging copy beside it."""
-    staged = staging_dir(target)
-    shutil.copytree(source, staged, dirs_exist_ok=True)
-    publish_dir(staged, target)
 
 
 def discard_dir(staged: Path) -> None:

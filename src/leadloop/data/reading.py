@@ -1,60 +1,106 @@
-"""Reading tables as users hand them over: CSV (delimiter and encoding sniffed), Excel, Parquet,
-whole or in chunks; placeholders that mean "missing" are the configured ones."""
+"""Reading tables as users hand them over: CSV (delimiter and encoding sniffed), Excel, Parquet.
+
+Each file is read once into memory: the digest recorded for a run is of the very bytes parsed,
+even if the file changes while it is read. The configured ``missing_values`` are the only
+placeholders that mean "missing" (an empty cell always does), in every format.
+"""
 
 from __future__ import annotations
 
-import codecs
 import csv
+import hashlib
 import io as io_module
-from collections.abc import Iterator
+import logging
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
-import charset_normalizer
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leadloop.config import DEFAULT_MISSING
+from leadloop.data import delimited
 from leadloop.errors import InputError
 
+log = logging.getLogger(__name__)
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
-DELIMITERS = ",;\t|"
-SNIFF_BYTES = 64 * 1024
-BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-WESTERN = "cp1252"
+Decimal = Literal["auto", ".", ","]
+# A default placeholder as frequent as the real values of a column with few values may be a
+# value itself ("NA" for North America): it is read as missing, and a warning says so.
+PLACEHOLDER_SHARE = 0.05
+MAX_CATEGORIES = 50
+WIDE = 100  # columns past which pandas warns that a frame is fragmented
+CODE_LIKE = frozenset(p for p in DEFAULT_MISSING if p.replace("/", "").isalpha())
 
 
-def read_table(path: Path, *, missing: tuple[str, ...] = DEFAULT_MISSING) -> pd.DataFrame:
-    """Read a CSV (any common delimiter and text encoding, see ``_encoding``), Excel or Parquet
-    file, with ``missing`` values as NaN; any failure is an ``InputError`` naming the file."""
-    suffix = _check_file(path)
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read one input: its placeholders, decimal mark and sheet; ``section`` is the
+    settings section that sets them (``leads`` or ``outcomes``), for the hints in messages."""
+
+    missing: tuple[str, ...] = DEFAULT_MISSING
+    decimal: Decimal = "auto"
+    sheet: str | None = None
+    section: str = "leads"
+    max_columns: int | None = None  # wider tables are refused before they are parsed
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as read, the SHA-256 of the bytes it was parsed from, and what was noticed."""
+
+    frame: pd.DataFrame
+    digest: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_table(
+    path: Path, *, missing: tuple[str, ...] = DEFAULT_MISSING, options: ReadOptions | None = None
+) -> pd.DataFrame:
+    """The frame of ``read_input`` (its warnings are logged)."""
+    table = read_input(path, options or ReadOptions(missing=missing))
+    for warning in table.warnings:
+        log.warning("%s", warning)
+    return table.frame
+
+
+def read_input(path: Path, options: ReadOptions | None = None) -> Table:
+    """Read a CSV (any common delimiter and text encoding), Excel or Parquet file, with the
+    configured placeholders as missing values; any failure is an ``InputError`` naming it."""
+    options = options or ReadOptions()
+    suffix = check_file(path)
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot be read: {err.strerror or err}", path=source) from err
     try:
         if suffix in (".parquet", ".pq"):
-            frame = _blank_placeholders(pd.read_parquet(path), missing)
+            frame, warnings = _read_parquet(data, source, options)
             names = [str(c) for c in frame.columns]
         elif suffix == ".xlsx":
-            frame = _blank_placeholders(pd.read_excel(path, dtype=object), missing)
-            frame = frame.infer_objects()
+            frame, warnings = _read_excel(data, source, options)
             names = [str(c) for c in frame.columns]
         else:
-            frame, names = _read_text(path, missing)
+            frame, names, warnings = _read_text(data, source, options)
     except InputError:
         raise
-    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, csv.Error) as err:
-        raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(path)) from err
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    except (ValueError, OSError, pa.ArrowException, csv.Error, zipfile.BadZipFile) as err:
+        raise InputError(f"cannot be read: {err}".splitlines()[0], path=source) from err
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
-        raise InputError(f"duplicate column names {dupes}", path=str(path))
-    return _drop_trailing_empty(frame)
+        raise InputError(f"duplicate column names {dupes}", path=source)
+    frame = _drop_trailing_empty(frame)
+    if frame.shape[1] > WIDE:  # one block per column as read: consolidated, so later inserts
+        frame = frame.copy()  # (lead_id, created_at) stay cheap and pandas does not warn
+    return Table(frame, hashlib.sha256(data).hexdigest(), warnings)
 
 
-def _check_file(path: Path) -> str:
+def check_file(path: Path) -> str:
+    """The suffix of a readable table file; ``InputError`` for a missing, empty or other file."""
     if not path.exists():
         raise InputError("file not found", path=str(path))
     if path.is_dir():
@@ -69,180 +115,211 @@ def _check_file(path: Path) -> str:
     return suffix
 
 
-def _read_text(path: Path, missing: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
-    """A delimited text file: encoding and delimiter found from its first bytes."""
-    encoding, delimiter, header, sample = _sniff(path)
-    try:
-        frame = _read_csv(path, delimiter=delimiter, encoding=encoding, missing=missing)
-    except UnicodeDecodeError as err:
-        # UTF-8 in the first bytes, another code page further down: detect it where it shows.
-        window = err.object[max(0, err.start - SNIFF_BYTES // 2) : err.start + SNIFF_BYTES // 2]
-        found = _encoding(bytes(window)) if encoding == "utf-8-sig" else None
-        if found is None or found == encoding:
-            raise
-        frame = _read_csv(path, delimiter=delimiter, encoding=found, missing=missing)
-    if len(frame.columns) == 1 and len(sample.splitlines()[0]) > 30:
+def check_width(columns: int, options: ReadOptions, *, source: str) -> None:
+    """Refuse a table wider than ``max_columns`` before any per-column work."""
+    limit = options.max_columns
+    if limit is not None and columns > limit:
         raise InputError(
-            f"only one column found ('{str(frame.columns[0])[:40]}...'): the delimiter was not "
+            f"has {columns:,} columns, more than {options.section}.max_columns ({limit:,}): "
+            "the leak guard, drift and the report work column by column and would take many "
+            "minutes; keep the columns that describe a lead (drop one-hot or survey "
+            f"expansions), or raise {options.section}.max_columns",
+            path=source,
+        )
+
+
+def _read_parquet(data: bytes, source: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str]]:
+    schema = pq.read_schema(pa.BufferReader(data))
+    check_width(len(schema), options, source=source)
+    refuse_nested(schema, source=source)
+    frame = pd.read_parquet(io_module.BytesIO(data))
+    frame, counts = blank_placeholders(frame, options.missing)
+    return frame, placeholder_warnings(frame, counts, source=source)
+
+
+def refuse_nested(schema: pa.Schema, *, source: str) -> None:
+    """Columns of lists, structs or maps hold no value a model can use: refused by name."""
+    for item in schema:
+        if pa.types.is_nested(item.type):
+            raise InputError(
+                f"holds nested values ({item.type}), not one value per cell: flatten it into "
+                "plain columns, or drop it",
+                path=source,
+                column=item.name,
+            )
+
+
+def _read_excel(data: bytes, source: str, options: ReadOptions) -> tuple[pd.DataFrame, list[str]]:
+    """The configured sheet (else the first, with a warning naming the others)."""
+    book = pd.ExcelFile(io_module.BytesIO(data), engine="openpyxl")
+    names = [str(n) for n in book.sheet_names]
+    warnings = []
+    if options.sheet is not None and options.sheet not in names:
+        listed = ", ".join(f"'{n}'" for n in names)
+        raise InputError(
+            f"has no sheet '{options.sheet}' (its sheets: {listed}); check {options.section}.sheet",
+            path=source,
+        )
+    chosen = options.sheet if options.sheet is not None else names[0]
+    if options.sheet is None and len(names) > 1:
+        others = ", ".join(f"'{n}'" for n in names[1:])
+        warnings.append(
+            f"{source}: read sheet '{chosen}', the first of {len(names)}; the workbook also "
+            f"has {others} (set {options.section}.sheet to read another)"
+        )
+    frame = pd.read_excel(book, sheet_name=chosen, dtype=object, keep_default_na=False)
+    check_width(frame.shape[1], options, source=source)
+    frame, counts = blank_placeholders(frame, options.missing)
+    frame = frame.infer_objects()
+    return frame, warnings + placeholder_warnings(frame, counts, source=source)
+
+
+def _read_text(
+    data: bytes, source: str, options: ReadOptions
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """A delimited text file: encoding and delimiter found from its first bytes, its rows
+    checked against its header, decimal commas read as numbers where they are the file's."""
+    sniffed = delimited.sniff(data[: delimited.SNIFF_BYTES], source=source)
+    first_line = sniffed.sample.splitlines()[0] if sniffed.sample else ""
+    if len(sniffed.header) == 1 and len(first_line) > 30:
+        raise InputError(
+            f"only one column found ('{first_line[:40]}...'): the delimiter was not "
             "recognised (use comma, semicolon, tab or |)",
-            path=str(path),
-            column=str(frame.columns[0])[:40],
+            path=source,
+            column=first_line[:40],
             rows=[1],
         )
-    return frame, [name.strip() for name in header]
-
-
-def _read_csv(
-    path: Path, *, delimiter: str, encoding: str, missing: tuple[str, ...]
-) -> pd.DataFrame:
-    return pd.read_csv(
-        path,
-        sep=delimiter,
-        encoding=encoding,
+    text = delimited.to_utf8(data, sniffed.encoding)
+    first = text.split(b"\n", 1)[0].decode("utf-8")
+    header = next(csv.reader([first], delimiter=sniffed.delimiter))
+    check_width(len(header), options, source=source)
+    delimited.check_records(text, delimiter=sniffed.delimiter, source=source)
+    comma_file = sniffed.delimiter == ","
+    decimal_comma = options.decimal == "," and not comma_file
+    frame = pd.read_csv(
+        io_module.BytesIO(text),
         low_memory=False,
-        na_values=list(missing),
-        keep_default_na=True,
-        skipinitialspace=True,
+        **csv_options(sniffed.delimiter, options, decimal_comma),
     )
+    warnings = _decimal_commas(frame, options, source=source, comma_file=comma_file)
+    if options.sheet is not None:
+        warnings.append(f"{source}: {options.section}.sheet is set, but this is not a workbook")
+    counts = _csv_placeholders(text, frame, sniffed.delimiter, options.missing)
+    warnings += placeholder_warnings(frame, counts, source=source)
+    return frame, [name.strip() for name in sniffed.header], warnings
 
 
-def _sniff(path: Path) -> tuple[str, str, list[str], str]:
-    """A text table's encoding, delimiter, header cells and first bytes (decoded)."""
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-    encoding = _encoding(head)
-    if encoding is None:
-        raise InputError(
-            "is not a text table (binary content, no text encoding fits); expected CSV",
-            path=str(path),
-        )
-    sample = head.decode(encoding, errors="replace")
-    delimiter = _delimiter(sample)
-    header = next(csv.reader(io_module.StringIO(sample), delimiter=delimiter), [])
-    return encoding, delimiter, header, sample
+def csv_options(
+    delimiter: str, options: ReadOptions, decimal_comma: bool, *, encoding: str = "utf-8"
+) -> dict[str, Any]:
+    """pandas' reader settings: only the configured placeholders are missing values."""
+    extra = {"decimal": ",", "thousands": "."} if decimal_comma else {}
+    return {
+        "sep": delimiter,
+        "encoding": encoding,
+        "na_values": sorted({*options.missing, ""}),
+        "keep_default_na": False,
+        "skipinitialspace": True,
+        "index_col": False,
+        **extra,
+    }
 
 
-def _encoding(head: bytes) -> str | None:
-    """The encoding of a text file from its first bytes, or None when it is not text.
-
-    A byte-order mark decides; then UTF-8; then charset-normalizer. Code pages that decode the
-    bytes identically are ranked arbitrarily by the detector, so Windows-1252 (what Excel and
-    most Western CRMs write) is chosen whenever it reads the bytes as cleanly as the best guess:
-    its euro sign and curly quotes are control characters in Latin-1. NUL bytes outside UTF-16
-    or UTF-32 mean binary content.
-    """
-    for bom, name in BOMS:
-        if head.startswith(bom):
-            return name
-    if b"\x00" not in head and _is_utf8(head):
-        return "utf-8-sig"
-    matches = charset_normalizer.from_bytes(head)
-    best = matches.best()
-    if best is None:
-        return None
-    if b"\x00" in head and not best.encoding.startswith(("utf_16", "utf_32")):
-        return None
-    western = any(WESTERN in m.could_be_from_charset and m.chaos <= best.chaos for m in matches)
-    return WESTERN if western else str(best.encoding)
+def _decimal_commas(
+    frame: pd.DataFrame, options: ReadOptions, *, source: str, comma_file: bool
+) -> list[str]:
+    """Text columns of decimal-comma numbers: numbers when the comma is the file's decimal
+    mark (``decimal: ','``, or ``auto`` in a file not delimited by commas), else a warning."""
+    columns = delimited.comma_number_columns(frame)
+    convert = options.decimal == "," or (options.decimal == "auto" and not comma_file)
+    if convert:
+        for column in columns:
+            frame[column] = delimited.from_decimal_comma(frame[column])
+        if columns:
+            log.info("%s: decimal commas read as numbers in %s", source, columns)
+        return []
+    return [
+        f"{source}: column '{column}' holds numbers written with a comma (e.g. "
+        f"'{frame[column].dropna().iloc[0]}') and is read as text; set "
+        f"{options.section}.decimal: ',' if the comma is the decimal mark"
+        for column in columns
+    ]
 
 
-def _is_utf8(head: bytes) -> bool:
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return err.reason == "unexpected end of data"  # a character cut at the sample's end
-    return True
+def _csv_placeholders(
+    text: bytes, frame: pd.DataFrame, delimiter: str, missing: tuple[str, ...]
+) -> dict[str, dict[str, int]]:
+    """How often each code-like placeholder stood in the text columns that lost many values
+    to placeholders (read again as plain text: pandas does not say which placeholder it was)."""
+    codes = CODE_LIKE & set(missing)
+    threshold = PLACEHOLDER_SHARE * len(frame)
+    columns = [
+        str(c)
+        for c in frame.columns
+        if (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))
+        and frame[c].isna().sum() >= max(threshold, 1)
+    ]
+    if not codes or not columns:
+        return {}
+    raw = pd.read_csv(
+        io_module.BytesIO(text),
+        sep=delimiter,
+        encoding="utf-8",
+        usecols=columns,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skipinitialspace=True,
+        index_col=False,
+    )
+    return {c: _counts(raw[c].str.strip(), codes) for c in columns}
 
 
-def _delimiter(sample: str) -> str:
-    lines = [line for line in sample.splitlines()[:50] if line.strip()]
-    if not lines:
-        return ","
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        counts = {d: lines[0].count(d) for d in DELIMITERS}
-        return max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
+def _counts(values: pd.Series, placeholders: set[str] | frozenset[str]) -> dict[str, int]:
+    found = values[values.isin(placeholders)].value_counts()
+    return {str(k): int(v) for k, v in found.items()}
 
 
-def _blank_placeholders(frame: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
-    """Placeholder strings in text columns become missing values."""
-    placeholders = set(missing)
+def blank_placeholders(
+    frame: pd.DataFrame, missing: tuple[str, ...]
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Placeholder strings in text columns become missing values; returns how often each
+    code-like placeholder was found per column."""
+    placeholders = {*missing, ""}
+    codes = CODE_LIKE & placeholders
+    counts: dict[str, dict[str, int]] = {}
     for column in frame.columns:
         values = frame[column]
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             stripped = values.astype("string").str.strip()
+            counts[str(column)] = _counts(stripped, codes)
             frame[column] = values.where(~stripped.isin(placeholders), None)
-    return frame
+    return frame, {c: n for c, n in counts.items() if n}
+
+
+def placeholder_warnings(
+    frame: pd.DataFrame, counts: dict[str, dict[str, int]], *, source: str
+) -> list[str]:
+    """A placeholder standing where a column of a few categories has real values, as often as
+    a typical one of them, is probably a value: say so, the count and the remedy."""
+    out = []
+    for column, found in counts.items():
+        values = frame[column].dropna().astype(str).value_counts()
+        if not 1 <= len(values) <= MAX_CATEGORIES:
+            continue
+        typical = float(values.median())
+        for placeholder, n in sorted(found.items()):
+            if n >= PLACEHOLDER_SHARE * len(frame) and n >= typical:
+                examples = ", ".join(f"'{v}'" for v in values.index[:3])
+                out.append(
+                    f"{source}: column '{column}': '{placeholder}' is read as missing in {n:,} "
+                    f"rows ({n / len(frame):.0%}), as often as its real values ({examples}...); "
+                    f"if '{placeholder}' is a value there, remove it from missing_values"
+                )
+    return out
 
 
 def _drop_trailing_empty(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns made by trailing delimiters: unnamed and empty."""
     extra = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
     return frame.drop(columns=extra)
-
-
-class TableChunks:
-    """A CSV or Parquet file read a slice of rows at a time, so memory stays bounded.
-
-    ``columns`` is known before any row is read (to refuse a file that lacks a needed column
-    before doing any work); ``done`` is the share of the file read so far, for progress bars.
-    """
-
-    def __init__(
-        self, path: Path, *, rows: int = 100_000, missing: tuple[str, ...] = DEFAULT_MISSING
-    ) -> None:
-        suffix = _check_file(path)
-        if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
-            raise InputError("only CSV and Parquet files can be read in chunks", path=str(path))
-        self.path = path
-        self.rows = rows
-        self.missing = missing
-        self.parquet = suffix in (".parquet", ".pq")
-        self.done = 0.0
-        self.total_rows: int | None = None
-        self.columns = self._open()
-
-    def _open(self) -> list[str]:
-        try:
-            if self.parquet:
-                meta = pq.ParquetFile(self.path)
-                self.total_rows = meta.metadata.num_rows
-                return [str(name) for name in meta.schema_arrow.names]
-            self.encoding, self.delimiter, header, _sample = _sniff(self.path)
-        except (ValueError, OSError, pa.ArrowException, csv.Error) as err:
-            raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(self.path)) from err
-        return [name.strip() for name in header]
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        try:
-            yield from self._parquet() if self.parquet else self._csv()
-        except InputError:
-            raise
-        except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, csv.Error) as err:
-            raise InputError(f"cannot be read: {err}".splitlines()[0], path=str(self.path)) from err
-
-    def _parquet(self) -> Iterator[pd.DataFrame]:
-        source = pq.ParquetFile(self.path)
-        seen = 0
-        for batch in source.iter_batches(batch_size=self.rows):
-            seen += batch.num_rows
-            self.done = seen / max(self.total_rows or 1, 1)
-            yield _blank_placeholders(batch.to_pandas(), self.missing)
-
-    def _csv(self) -> Iterator[pd.DataFrame]:
-        size = max(self.path.stat().st_size, 1)
-        with self.path.open("rb") as handle:
-            reader = pd.read_csv(
-                handle,
-                sep=self.delimiter,
-                encoding=self.encoding,
-                na_values=list(self.missing),
-                keep_default_na=True,
-                skipinitialspace=True,
-                chunksize=self.rows,
-            )
-            for chunk in reader:
-                self.done = min(handle.tell() / size, 1.0)
-                chunk.columns = [str(c).strip() for c in chunk.columns]
-                yield chunk

@@ -7,7 +7,6 @@ or raise ``InputError`` naming the file, the column and the first rows at fault.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,17 +14,20 @@ import pandas as pd
 
 from leadloop.columns import AMOUNT, CREATED_AT, EVENT_ID, LEAD_ID, OCCURRED_AT, OUTCOME
 from leadloop.config import LeadsConfig, OutcomesConfig
+from leadloop.data.delimited import DECIMAL_COMMA
+from leadloop.data.ids import hash_ids, id_strings, outcome_ids
 from leadloop.data.timestamps import parse_timestamps
-from leadloop.data.values import FALSE_WORDS, TRUE_WORDS
+from leadloop.data.values import FALSE_WORDS, TRUE_WORDS, outcome_mapping
 from leadloop.errors import InputError
 
 __all__ = [
     "PreparedLeads",
+    "PreparedOutcomes",
+    "check_named_columns",
     "check_values",
-    "outcome_key",
-    "outcome_mapping",
     "parse_timestamps",
     "prepare_leads",
+    "prepare_outcome_events",
     "prepare_outcomes",
 ]
 
@@ -93,15 +95,32 @@ def prepare_leads(
     return PreparedLeads(frame.reset_index(drop=True), history, has_created, warnings)
 
 
+@dataclass(frozen=True)
+class PreparedOutcomes:
+    """Outcome events in the standard shape, and what was said about them."""
+
+    frame: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
 def prepare_outcomes(
     raw: pd.DataFrame, config: OutcomesConfig, *, source: str, leads: pd.DataFrame
 ) -> pd.DataFrame:
-    """Check and normalise CRM outcome events; joins by row order only when configured."""
+    """The frame of ``prepare_outcome_events``."""
+    return prepare_outcome_events(raw, config, source=source, leads=leads).frame
+
+
+def prepare_outcome_events(
+    raw: pd.DataFrame, config: OutcomesConfig, *, source: str, leads: pd.DataFrame
+) -> PreparedOutcomes:
+    """Check and normalise CRM outcome events; joins by row order only when configured, else
+    by lead id (exact, then in one normal form, with a warning counting those)."""
     if raw.empty:
         raise InputError("the outcomes table has no rows", path=source)
     _require(raw, [config.outcome_column, config.occurred_at_column], source=source)
     out = pd.DataFrame(index=raw.index)
-    out[LEAD_ID] = _outcome_ids(raw, config, source=source, leads=leads)
+    matched = outcome_ids(raw, config, source=source, leads=leads)
+    out[LEAD_ID] = matched.ids
     out[OUTCOME] = _map_outcomes(raw[config.outcome_column], config, source=source)
     out[OCCURRED_AT] = parse_timestamps(
         raw[config.occurred_at_column],
@@ -112,7 +131,27 @@ def prepare_outcomes(
     )
     out[EVENT_ID] = _optional_text(raw, config.event_id_column)
     out[AMOUNT] = _optional_amount(raw, config.amount_column, source=source)
-    return out.reset_index(drop=True)
+    warning = matched.warning(source)
+    return PreparedOutcomes(out.reset_index(drop=True), [warning] if warning else [])
+
+
+def check_named_columns(
+    raw: pd.DataFrame, names: dict[str, list[str]], *, source: str, section: str
+) -> None:
+    """Refuse a setting (``exclude_columns``, ``feature_types``, ``date_formats``: setting ->
+    the columns it names) that names a column the file does not have: a typo would otherwise
+    leave a leak in, or a date unread, without a word."""
+    have = {str(c) for c in raw.columns}
+    for setting, columns in names.items():
+        for column in columns:
+            if column not in have:
+                shown = ", ".join(sorted(have)[:12]) + (" ..." if len(have) > 12 else "")
+                raise InputError(
+                    f"{section}.{setting} names a column the file does not have (its columns: "
+                    f"{shown}); check the spelling",
+                    path=source,
+                    column=column,
+                )
 
 
 def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> pd.DataFrame:
@@ -126,9 +165,9 @@ def prepare_to_score(raw: pd.DataFrame, config: LeadsConfig, *, source: str) -> 
             raise InputError(
                 "lead id is missing", path=source, column=column, rows=_row_numbers(missing)
             )
-        ids = _id_strings(frame.pop(column))
+        ids = id_strings(frame.pop(column))
     else:
-        ids = _hash_ids(frame)
+        ids = hash_ids(frame)
     frame.insert(0, LEAD_ID, ids.to_numpy())
     created = config.created_at_column
     if created is not None and created in frame.columns:
@@ -186,6 +225,7 @@ def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) 
             rows=_row_numbers(long),
         )
     numeric = pd.to_numeric(text.where(present), errors="coerce").notna()
+    numeric |= present & text.str.strip().str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
     text_only = present & ~numeric
     if not declared and numeric.sum() >= MIXED_SHARE * present.sum() and text_only.any():
         raise InputError(
@@ -205,7 +245,7 @@ def _lead_ids(
         warnings.append(
             f"{source}: leads.id_column is null; lead ids are derived from a hash of each row"
         )
-        return _hash_ids(frame)
+        return hash_ids(frame)
     if column not in frame.columns:
         if "id_column" in config.model_fields_set:
             _require(frame, [column], source=source)
@@ -213,14 +253,14 @@ def _lead_ids(
             f"{source}: no '{column}' column; lead ids are derived from a hash of "
             "each row (set leads.id_column to use your own ids)"
         )
-        return _hash_ids(frame)
+        return hash_ids(frame)
     ids = frame[column]
     missing = ids.isna() | (ids.astype("string").str.strip() == "")
     if missing.any():
         raise InputError(
             "lead id is missing", path=source, column=column, rows=_row_numbers(missing)
         )
-    ids = _id_strings(ids)
+    ids = id_strings(ids)
     dupes = ids.duplicated(keep=False)
     if dupes.any():
         first = list(dict.fromkeys(ids[dupes]))[:5]
@@ -228,22 +268,6 @@ def _lead_ids(
             f"duplicate lead ids {first}", path=source, column=column, rows=_row_numbers(dupes)
         )
     return ids
-
-
-def _id_strings(ids: pd.Series) -> pd.Series:
-    """Ids as strings; whole floats (from a CSV column with gaps) lose their '.0'."""
-    present = ids.dropna()
-    whole = pd.api.types.is_float_dtype(ids) and bool((present % 1 == 0).all())
-    if whole and bool((present.abs() < 2**53).all()):
-        ids = ids.astype("Int64")
-    return ids.astype(str).str.strip()
-
-
-def _hash_ids(frame: pd.DataFrame) -> pd.Series:
-    rows = pd.util.hash_pandas_object(frame, index=False).astype("uint64")
-    occurrence = rows.groupby(rows).cumcount()
-    keys = rows.astype(str) + ":" + occurrence.astype(str)
-    return keys.map(lambda k: "h" + hashlib.sha1(k.encode()).hexdigest()[:16])
 
 
 def _created_at(
@@ -305,42 +329,6 @@ def _history_label(
     return label.rename("history_label")
 
 
-def _outcome_ids(
-    raw: pd.DataFrame, config: OutcomesConfig, *, source: str, leads: pd.DataFrame
-) -> pd.Series:
-    if config.join == "row_order":
-        if len(raw) != len(leads):
-            raise InputError(
-                f"join: row_order needs as many outcome rows as leads "
-                f"({len(raw)} outcomes, {len(leads)} leads)",
-                path=source,
-            )
-        return pd.Series(leads[LEAD_ID].to_numpy(), index=raw.index, dtype=object)
-    if config.id_column not in raw.columns:
-        raise InputError(
-            f"no lead id column '{config.id_column}'; outcomes are never joined to leads by row "
-            "order silently (set outcomes.id_column, or outcomes.join: row_order if both files "
-            "list the same leads in the same order)",
-            path=source,
-            column=config.id_column,
-        )
-    ids = raw[config.id_column]
-    text = _id_strings(ids).where(ids.notna())
-    return text.where(text != "")
-
-
-def outcome_mapping(config: OutcomesConfig) -> dict[str, str]:
-    """Each configured outcome value, stripped and lower-cased, to ``won`` or ``lost``: how an
-    outcome is read, from a CRM export and from the webhook alike."""
-    mapping = {outcome_key(v): "won" for v in config.won_values}
-    return mapping | {outcome_key(v): "lost" for v in config.lost_values}
-
-
-def outcome_key(value: str) -> str:
-    """An outcome value as it is looked up in ``outcome_mapping`` (case and spaces ignored)."""
-    return value.strip().lower()
-
-
 def _map_outcomes(values: pd.Series, config: OutcomesConfig, *, source: str) -> pd.Series:
     text = values.astype("string").str.strip()
     mapped = text.str.lower().map(outcome_mapping(config)).astype("object")
@@ -361,7 +349,7 @@ def _optional_text(raw: pd.DataFrame, column: str | None) -> pd.Series:
     if column is None or column not in raw.columns:
         return pd.Series(pd.NA, index=raw.index, dtype="object")
     values = raw[column]
-    return _id_strings(values).where(values.notna())
+    return id_strings(values).where(values.notna())
 
 
 def _optional_amount(raw: pd.DataFrame, column: str | None, *, source: str) -> pd.Series:

@@ -37,6 +37,7 @@ MONTHFIRST = "monthfirst"
 SECONDS_FROM = 1e8  # epoch seconds from March 1973: smaller numbers are not lead timestamps
 SECONDS_BELOW = 1e11  # epoch seconds up to the year 5138; 1e11 ms is only March 1973
 MILLIS_BELOW = 1e14  # epoch milliseconds up to the year 5138
+FIRST_YEAR, LAST_YEAR = 1678, 2261  # what a nanosecond timestamp can hold
 _NUMBER = r"[+-]?\d+(?:\.\d+)?"
 _DAY_MONTH = r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?=$|[T\s,])(.*)$"
 _YEAR_FIRST = r"^(\d{4})([/.\-])(\d{1,2})\2(\d{1,2})(?=$|[T\s])(.*)$"
@@ -116,6 +117,8 @@ def parse_value(value: object, *, name: str) -> datetime:
             stamp = pd.Timestamp(parsed.iloc[0])
         except InputError as err:
             raise ValueError(err.detail) from err
+    if not FIRST_YEAR <= stamp.year <= LAST_YEAR:
+        raise ValueError(f"'{value}' is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
     result: datetime = naive_utc(stamp).to_pydatetime()
     return result
 
@@ -294,10 +297,12 @@ def _unparsed(parsed: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
 def _finish(parsed: pd.Series, text: pd.Series, where: _Column) -> pd.Series:
     """Naive UTC in nanoseconds; years pandas cannot hold in nanoseconds are an error."""
     parsed = naive_utc_series(parsed)
-    outside = parsed.notna() & ((parsed.dt.year > 2261) | (parsed.dt.year < 1678))
+    outside = parsed.notna() & ((parsed.dt.year > LAST_YEAR) | (parsed.dt.year < FIRST_YEAR))
     if outside.any():
         raise where.error(
-            f"timestamp '{text[outside].iloc[0]}' is out of range (years 1678 to 2261)", outside
+            f"timestamp '{text[outside].iloc[0]}' is out of range (years {FIRST_YEAR} to "
+            f"{LAST_YEAR})",
+            outside,
         )
     result: pd.Series = parsed.astype("datetime64[ns]")
     return result

@@ -7,6 +7,8 @@ from typing import TypeVar
 
 import pandas as pd
 
+from leadloop.config import OutcomesConfig
+
 T = TypeVar("T", bound=datetime)
 
 # Text that means true or false, lower-cased and stripped; the one vocabulary for boolean
@@ -30,3 +32,15 @@ def naive_utc_series(stamps: pd.Series) -> pd.Series:
         converted: pd.Series = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
         return converted
     return stamps
+
+
+def outcome_mapping(config: OutcomesConfig) -> dict[str, str]:
+    """Each configured outcome value, stripped and lower-cased, to ``won`` or ``lost``: how an
+    outcome is read, from a CRM export and from the webhook alike."""
+    mapping = {outcome_key(v): "won" for v in config.won_values}
+    return mapping | {outcome_key(v): "lost" for v in config.lost_values}
+
+
+def outcome_key(value: str) -> str:
+    """An outcome value as it is looked up in ``outcome_mapping`` (case and spaces ignored)."""
+    return value.strip().lower()

@@ -4,7 +4,8 @@
   check, decide, publish);
 - ``inputs``: reading, validating and labelling the leads and outcomes;
 - ``models``: which champion and challenger a run compares;
-- ``record``: the typed run record; ``publish``: staging, MLflow, aliases, reports;
+- ``record``: the typed run record; ``publish``: staging, MLflow, aliases, reports, as one
+  transaction; ``recovery``: checks before a run, and settling what a killed run left;
 - ``inspection``: ``leadloop inspect``; ``commands``: report, promote, rollback;
 - ``history``: ``leadloop history``, every version on one holdout and the estimates checked.
 """
@@ -29,11 +30,13 @@ from leadloop.pipeline.inputs import (
 )
 from leadloop.pipeline.inspection import inspect_table
 from leadloop.pipeline.loop import STAGES, LoopResult, run_loop
-from leadloop.pipeline.publish import LATEST, REPORT_FILE
+from leadloop.pipeline.publish import LATEST, PUBLISH_STEPS, REPORT_FILE
 from leadloop.pipeline.record import RunRecord
+from leadloop.pipeline.recovery import prepare_run
 
 __all__ = [
     "LATEST",
+    "PUBLISH_STEPS",
     "REPORT_FILE",
     "STAGES",
     "Inputs",
@@ -45,6 +48,7 @@ __all__ = [
     "label_inputs",
     "load_inputs",
     "nothing_new",
+    "prepare_run",
     "promote",
     "rerender_report",
     "resolve_cutoff",

@@ -14,12 +14,19 @@ from leadloop.lineage import Unchanged, record_unchanged, unchanged_since_last
 from leadloop.pipeline.inputs import Inputs
 from leadloop.pipeline.publish import REPORT_FILE
 from leadloop.report.html import render_report
-from leadloop.tracking import ModelRegistry
+from leadloop.tracking import ModelRegistry, check_store
 
 
 def rerender_report(settings: Settings, run: str) -> Path:
-    """Render a run's report again from what the run wrote (its record and holdout scores)."""
-    directory = settings.resolve(settings.reports_dir) / run
+    """Render a run's report again from what the run wrote (its record and holdout scores);
+    ``run`` is a folder name under the reports directory, never a path out of it."""
+    reports = settings.resolve(settings.reports_dir).resolve()
+    directory = (reports / run).resolve()
+    if not run.strip() or run.startswith(".") or directory.parent != reports:
+        raise InputError(
+            f"'{run}' is not a run: give the name of a folder directly under {reports}",
+            path=str(reports),
+        )
     if not (directory / "run.json").is_file():
         raise InputError(
             f"no run '{run}' under {directory.parent} (see the folder names there)",
@@ -42,6 +49,7 @@ def promote(
 ) -> tuple[str | None, str | None]:
     """A person's override, compare-and-set: make ``version`` the champion (only while it is
     still ``expected``, if given); returns (previous champion, champion after)."""
+    check_store(settings, writing=False)
     return registry.promote(
         ModelRegistry(settings), version, reason=reason, by=by, expected=expected
     )
@@ -51,6 +59,7 @@ def rollback(
     settings: Settings, *, reason: str, expected: str | None = None
 ) -> tuple[str, str | None]:
     """Point ``champion`` back at the version it replaced; returns (from, champion after)."""
+    check_store(settings, writing=False)
     return registry.rollback(ModelRegistry(settings), reason=reason, expected=expected)
 
 

@@ -27,7 +27,7 @@ from leadloop.pipeline.inputs import label_inputs, load_inputs, resolve_cutoff
 from leadloop.pipeline.publish import LATEST
 from leadloop.report.html import render_history
 from leadloop.report.timeline import page_context
-from leadloop.tracking import ModelRegistry
+from leadloop.tracking import ModelRegistry, check_store
 
 HISTORY_FILE = "history.html"
 SCORES_FILE = "holdout_scores.parquet"
@@ -55,6 +55,7 @@ def history(
     settings: Settings, *, now: pd.Timestamp | None = None
 ) -> tuple[list[dict[str, Any]], Path]:
     """Every registered version with its facts; writes reports/history.html."""
+    check_store(settings, writing=False)
     tracker = ModelRegistry(settings)
     versions = [_with_moves(tracker, v) for v in tracker.versions()]
     reports = settings.resolve(settings.reports_dir)

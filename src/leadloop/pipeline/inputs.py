@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -20,12 +21,18 @@ from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.events import latest_time, screen
 from leadloop.data.labels import LabelResult, label_leads, labels_from_column, no_outcomes
-from leadloop.data.schema import PreparedLeads, prepare_leads, prepare_outcomes
+from leadloop.data.schema import (
+    PreparedLeads,
+    check_named_columns,
+    prepare_leads,
+    prepare_outcome_events,
+    prepare_outcomes,
+)
 from leadloop.data.store import COLUMNS as STORED_COLUMNS
 from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.data.values import naive_utc
-from leadloop.errors import InputError
+from leadloop.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)
@@ -70,33 +77,54 @@ def write_synthetic(spec: SyntheticSpec, *, leads_path: Path, outcomes_path: Pat
     return [leads_path, outcomes_path, truth_path]
 
 
+def read_options(settings: Settings, section: Literal["leads", "outcomes"]) -> io.ReadOptions:
+    """How to read the leads or the outcomes file: placeholders, decimal mark, sheet."""
+    config = settings.leads if section == "leads" else settings.outcomes
+    return io.ReadOptions(
+        missing=tuple(settings.missing_values),
+        decimal=config.decimal,
+        sheet=config.sheet,
+        section=section,
+        max_columns=settings.leads.max_columns if section == "leads" else None,
+    )
+
+
 def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Inputs:
-    """Read and validate both inputs; raises ``InputError`` naming file, column and rows."""
+    """Read and validate both inputs; raises ``InputError`` naming file, column and rows.
+
+    Each file is read once: its digest (and so the data version) is of the bytes parsed.
+    """
     leads_path = settings.resolve(settings.leads.path)
     outcomes_path = settings.resolve(settings.outcomes.path)
-    missing = tuple(settings.missing_values)
+    table = io.read_input(leads_path, read_options(settings, "leads"))
+    check_lead_settings(settings, table.frame, source=str(leads_path))
     leads = prepare_leads(
-        io.read_table(leads_path, missing=missing),
+        table.frame,
         settings.leads,
         source=str(leads_path),
         now=now,
         outcome_values=(settings.outcomes.won_values, settings.outcomes.lost_values),
     )
-    warnings = list(leads.warnings)
+    warnings = [*table.warnings, *leads.warnings]
     if settings.outcomes.source == "store":
         outcomes, outcomes_digest, excluded = _stored_outcomes(settings, leads.frame)
         warnings += excluded
     elif settings.outcomes.source == "none":
         outcomes, outcomes_digest = no_outcomes(), ""
     else:
-        outcomes = prepare_outcomes(
-            io.read_table(outcomes_path, missing=missing),
-            settings.outcomes,
+        events = io.read_input(outcomes_path, read_options(settings, "outcomes"))
+        check_named_columns(
+            events.frame,
+            {"date_formats": list(settings.outcomes.date_formats)},
             source=str(outcomes_path),
-            leads=leads.frame,
+            section="outcomes",
         )
-        outcomes_digest = io.file_digest(outcomes_path)
-    digests = {"leads": io.file_digest(leads_path), "outcomes": outcomes_digest}
+        prepared = prepare_outcome_events(
+            events.frame, settings.outcomes, source=str(outcomes_path), leads=leads.frame
+        )
+        outcomes, outcomes_digest = prepared.frame, events.digest
+        warnings += [*events.warnings, *prepared.warnings]
+    digests = {"leads": table.digest, "outcomes": outcomes_digest}
     dvc = {
         name: io.dvc_hash(path)
         for name, path in (("leads", leads_path), ("outcomes", outcomes_path))
@@ -104,13 +132,19 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
     }
     combined = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
     return Inputs(
-        leads,
-        outcomes,
-        combined[:16],
-        digests,
-        warnings,
-        {k: v for k, v in dvc.items() if v},
+        leads, outcomes, combined[:16], digests, warnings, {k: v for k, v in dvc.items() if v}
     )
+
+
+def check_lead_settings(settings: Settings, raw: pd.DataFrame, *, source: str) -> None:
+    """Refuse lead settings that name columns the leads file does not have."""
+    config = settings.leads
+    named = {
+        "exclude_columns": list(config.exclude_columns),
+        "feature_types": list(config.feature_types),
+        "date_formats": list(config.date_formats),
+    }
+    check_named_columns(raw, named, source=source, section="leads")
 
 
 def _stored_outcomes(
@@ -155,7 +189,14 @@ def resolve_cutoff(settings: Settings, inputs: Inputs, *, now: pd.Timestamp) -> 
     """The configured cutoff, else the newest timestamp in the data (never later than now);
     with no timestamps at all (a label-only table), just after ``now``."""
     if settings.labels.cutoff is not None:
-        return naive_utc(pd.Timestamp(settings.labels.cutoff))  # see config.LabelsConfig
+        cutoff = naive_utc(pd.Timestamp(settings.labels.cutoff))  # see config.LabelsConfig
+        if cutoff > now:
+            raise ConfigError(
+                f"labels.cutoff {cutoff:%Y-%m-%d %H:%M} is in the future (now "
+                f"{now:%Y-%m-%d %H:%M} UTC): leads would be labelled by outcomes that cannot be "
+                "known yet; set a cutoff in the past, or none to use the newest record"
+            )
+        return cutoff
     stamps = [inputs.outcomes[OCCURRED_AT].max()]
     if inputs.leads.has_created_at:
         stamps.append(inputs.leads.frame[CREATED_AT].max())

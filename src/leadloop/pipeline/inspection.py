@@ -18,7 +18,13 @@ from leadloop.data.schema import prepare_leads
 from leadloop.data.timestamps import parse_timestamps
 from leadloop.features import FeatureEncoder
 from leadloop.leaks import Finding
-from leadloop.pipeline.inputs import label_inputs, load_inputs, resolve_cutoff
+from leadloop.pipeline.inputs import (
+    check_lead_settings,
+    label_inputs,
+    load_inputs,
+    read_options,
+    resolve_cutoff,
+)
 
 
 def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
@@ -30,7 +36,10 @@ def inspect_table(settings: Settings, path: Path) -> list[dict[str, Any]]:
     column (leads without a label standing in for the undecided ones), else, for the configured
     leads file, from the configured outcomes file as a run would label them now.
     """
-    raw = io.read_table(path, missing=tuple(settings.missing_values))
+    raw = io.read_table(path, options=read_options(settings, "leads"))
+    configured = settings.resolve(settings.leads.path)
+    if configured.is_file() and path.resolve() == configured.resolve():
+        check_lead_settings(settings, raw, source=str(path))
     config = settings.leads
     reserved = {
         config.id_column: "id",

@@ -25,7 +25,7 @@ from leadloop.lift import holdout_amounts, won_amounts
 from leadloop.model.train import LeadModel, TrainResult
 from leadloop.pipeline.inputs import Inputs, check_joined, label_inputs, load_inputs, resolve_cutoff
 from leadloop.pipeline.models import Champion, Training, choose_models, single_model_decision
-from leadloop.pipeline.publish import publish
+from leadloop.pipeline.publish import Checkpoint, publish
 from leadloop.pipeline.record import RunRecord, build_record
 from leadloop.registry import Settled
 from leadloop.split import Split, split_holdout
@@ -69,10 +69,14 @@ def run_loop(
     progress: Progress | None = None,
     now: pd.Timestamp | None = None,
     inputs: Inputs | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> LoopResult:
-    """Run the whole loop once: every stage, the gate, then publish; aliases move last.
+    """Run the whole loop once: every stage, the gate, then publish as one transaction.
 
     ``inputs`` already read (by ``load_inputs`` with the same ``now``) are used as given.
+    Call ``prepare_run`` first (the CLI does): it checks the reports directory and the
+    tracking store before any training, and settles what a killed run left. ``checkpoint``
+    is called after each publishing step (``PUBLISH_STEPS``; a hook for fault-injection tests).
     """
     step = progress or (lambda _stage: None)
     now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
@@ -108,6 +112,7 @@ def run_loop(
         labeled=data.labeled,
         scores=scores,
         compared_with=champion.version,
+        checkpoint=checkpoint,
     )
     report_dir = settings.resolve(settings.reports_dir) / record.run
     return LoopResult(record, report_dir, scores, champion.trained is not None)

@@ -13,6 +13,7 @@ from leadloop.assess import Assessment
 from leadloop.columns import CHALLENGER, CHAMPION, LABEL
 from leadloop.config import Settings
 from leadloop.data.labels import LabelResult
+from leadloop.errors import redact
 from leadloop.evaluate import Metrics, compare
 from leadloop.gate import Decision
 from leadloop.insights import Insights
@@ -194,11 +195,12 @@ def data_metrics(record: RunRecord) -> dict[str, float]:
 
 
 def params(settings: Settings) -> dict[str, Any]:
-    """The configuration flattened to MLflow params (section.key -> value)."""
+    """The configuration flattened to MLflow params (section.key -> value), with the password
+    of every URI (the tracking store's, the lock's) replaced by ``***``."""
     flat: dict[str, Any] = {}
     for section, values in settings.model_dump(mode="json", exclude={"base_dir", "serve"}).items():
         if isinstance(values, dict):
-            flat.update({f"{section}.{k}": str(v)[:500] for k, v in values.items()})
+            flat.update({f"{section}.{k}": redact(str(v))[:500] for k, v in values.items()})
         else:
-            flat[section] = str(values)
+            flat[section] = redact(str(values))
     return flat

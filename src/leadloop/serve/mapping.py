@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadloop.config import CrmWebhook, OutcomesConfig
-from leadloop.data.schema import outcome_key
+from leadloop.data.values import outcome_key
 
 _MISSING = object()
 

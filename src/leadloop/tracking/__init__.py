@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from leadloop.tracking.models import ModelRegistry, RegisteredModel
 from leadloop.tracking.runs import ModelToLog, Published, RunLog
-from leadloop.tracking.store import MlflowStore, ensure_store_dir
+from leadloop.tracking.store import MlflowStore, check_store, ensure_store_dir
 
 __all__ = [
     "MlflowStore",
@@ -23,5 +23,6 @@ __all__ = [
     "Published",
     "RegisteredModel",
     "RunLog",
+    "check_store",
     "ensure_store_dir",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from leadloop.data import io
-from leadloop.errors import RegistryError
+from leadloop.errors import RegistryError, redact
 from leadloop.model.train import ENCODING_FILE, MODEL_FILE, LeadModel
 from leadloop.tracking.store import MlflowStore, quiet, tracking_uri
 
@@ -59,7 +59,7 @@ class ModelRegistry(MlflowStore):
             )
         except MlflowException as err:
             raise RegistryError(
-                f"model '{self.name}' has no version or alias '{ref}' in {self.uri}"
+                f"model '{self.name}' has no version or alias '{ref}' in {redact(self.uri)}"
             ) from err
         with tracking_uri(self.uri), tempfile.TemporaryDirectory() as tmp, quiet():
             local = Path(
@@ -102,7 +102,39 @@ class ModelRegistry(MlflowStore):
         rows = [_version_facts(client, mv) for mv in sorted(found, key=lambda m: -int(m.version))]
         for row in rows:
             row["aliases"] = sorted(aliases.get(row["version"], []))
-        return rows
+        # A version whose run never finished publishing (it failed, or is publishing now) was
+        # never part of the registry's story: not listed unless an alias points at it.
+        return [row for row in rows if row.pop("published") or row["aliases"]]
+
+    def versions_of(self, run_ids: Iterable[str]) -> list[str]:
+        """The versions registered from these MLflow runs (a loop run's training runs)."""
+        client = self.client()
+        out: list[str] = []
+        for run_id in run_ids:
+            found = client.search_model_versions(f"name='{self.name}' and run_id='{run_id}'")
+            out += [str(mv.version) for mv in found]
+        return sorted(out, key=int)
+
+    def delete_versions(self, versions: Iterable[str]) -> None:
+        """Remove versions a failed run registered (their aliases and tags go with them)."""
+        client = self.client()
+        for version in versions:
+            try:
+                client.delete_model_version(self.name, version)
+            except MlflowException as err:
+                if err.error_code not in _NOT_FOUND:
+                    raise
+
+    def restore_alias(self, alias: str, version: str | None) -> None:
+        """Point ``alias`` back at ``version``, or remove it when there was none."""
+        if version:
+            self.set_alias(alias, version)
+            return
+        try:
+            self.client().delete_registered_model_alias(self.name, alias)
+        except MlflowException as err:
+            if err.error_code not in _NOT_FOUND:
+                raise
 
     def spark_udf(
         self, spark: Any, version: str, *, result_type: str, model_config: Mapping[str, Any]
@@ -120,12 +152,15 @@ class ModelRegistry(MlflowStore):
     def model_card(self, version: str) -> dict[str, Any]:
         """A version's facts for the service: when and how it was trained, holdout metrics."""
         client = self.client()
-        return _version_facts(client, client.get_model_version(self.name, version))
+        facts = _version_facts(client, client.get_model_version(self.name, version))
+        facts.pop("published")
+        return facts
 
 
 def _version_facts(client: MlflowClient, mv: Any) -> dict[str, Any]:
     """One version's facts: tags, decision and holdout metrics of the run that trained it."""
     parent = client.get_run(mv.run_id).data.tags.get("mlflow.parentRunId") if mv.run_id else None
+    loop = client.get_run(parent) if parent else None
     prefix = f"{mv.tags.get('trained_as') or 'challenger'}_"
     metrics = {
         name[len(prefix) :]: value
@@ -140,9 +175,10 @@ def _version_facts(client: MlflowClient, mv: Any) -> dict[str, Any]:
         "run": mv.tags.get("leadloop_run"),
         "promoted_by": mv.tags.get("promoted_by"),
         "promoted_at": mv.tags.get("promoted_at"),
-        "decision": client.get_run(parent).data.tags.get("decision") if parent else None,
+        "decision": loop.data.tags.get("decision") if loop else None,
         "roc_auc": metrics.get("roc_auc"),
         "holdout_metrics": metrics,
+        "published": loop is None or loop.info.status == "FINISHED",
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -11,7 +12,9 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
+from mlflow.tracking.context.registry import resolve_tags
 
 from leadloop.data import io
 from leadloop.model.train import TrainResult
@@ -42,7 +45,7 @@ class Published:
 class RunLog(MlflowStore):
     """The experiment ``tracking.experiment``: loop runs, skipped runs, their tags."""
 
-    def publish(
+    def log_run(
         self,
         *,
         run_name: str,
@@ -51,11 +54,11 @@ class RunLog(MlflowStore):
         metrics: Mapping[str, float],
         models: list[ModelToLog],
         evaluation: Mapping[str, float],
-        report_dir: Path,
     ) -> Published:
         """Log the whole run (parent + nested stage runs) and register its models.
 
-        Aliases are not moved here: ``registry.settle_run`` does that, compare-and-set.
+        The parent run stays RUNNING until ``finish`` says how publishing ended; aliases are not
+        moved here (``registry.settle_run`` does that, compare-and-set).
         """
         ensure_store_dir(self.settings)
         # Two first runs must not both create the SQLite store or the experiment.
@@ -63,23 +66,49 @@ class RunLog(MlflowStore):
         with tracking_uri(self.uri):
             with first:
                 experiment_id = self._experiment()
+            client = self.client()
+            parent = client.create_run(
+                experiment_id,
+                run_name=run_name,
+                # the context tags MLflow's own runs carry (user, source, git commit)
+                tags=resolve_tags({**tags, "pipeline_stage": "loop"}),
+            ).info.run_id
+            stamp = int(time.time() * 1000)
+            client.log_batch(
+                parent,
+                metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+                params=[Param(k, str(v)) for k, v in params.items()],
+            )
+            versions = {m.role: self._log_model(m, tags, experiment_id, parent) for m in models}
             with mlflow.start_run(
                 experiment_id=experiment_id,
-                run_name=run_name,
-                tags={**tags, "pipeline_stage": "loop"},
-            ) as parent:
-                mlflow.log_params(dict(params))
-                mlflow.log_metrics(dict(metrics))
-                versions = {m.role: self._log_model(m, tags, experiment_id) for m in models}
-                with mlflow.start_run(
-                    experiment_id=experiment_id,
-                    run_name="evaluate",
-                    nested=True,
-                    tags={**tags, "pipeline_stage": "evaluate"},
-                ) as evaluate:
-                    mlflow.log_metrics(dict(evaluation))
-                    mlflow.log_artifacts(str(report_dir), artifact_path="report")
-        return Published(parent.info.run_id, experiment_id, versions, evaluate.info.run_id)
+                run_name="evaluate",
+                parent_run_id=parent,
+                tags={**tags, "pipeline_stage": "evaluate"},
+            ) as evaluate:
+                mlflow.log_metrics(dict(evaluation))
+        return Published(parent, experiment_id, versions, evaluate.info.run_id)
+
+    def runs_of(self, leadloop_run: str) -> dict[str, str]:
+        """The MLflow runs (id -> status) a loop run logged: its parent and its stage runs."""
+        if not self.store_exists():
+            return {}
+        client = self.client()
+        found = client.get_experiment_by_name(self.settings.tracking.experiment)
+        if found is None:
+            return {}
+        runs = client.search_runs(
+            [found.experiment_id], filter_string=f"tags.leadloop_run = '{leadloop_run}'"
+        )
+        return {r.info.run_id: r.info.status for r in runs}
+
+    def finish(self, leadloop_run: str, *, status: str) -> None:
+        """Mark every MLflow run of a loop run FINISHED or FAILED (none is left RUNNING); on
+        FINISHED, stage runs that ended on their own keep their status."""
+        client = self.client()
+        for run_id, now in self.runs_of(leadloop_run).items():
+            if status == "FAILED" or now == "RUNNING":
+                client.set_terminated(run_id, status=status)
 
     def log_report(self, run_id: str, report_dir: Path) -> None:
         """Log (again) the report files of a run, once they say what the registry did."""
@@ -118,12 +147,14 @@ class RunLog(MlflowStore):
             ) as run:
                 return str(run.info.run_id)
 
-    def _log_model(self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str) -> str:
+    def _log_model(
+        self, item: ModelToLog, tags: Mapping[str, str], experiment_id: str, parent: str
+    ) -> str:
         with (
             mlflow.start_run(
                 experiment_id=experiment_id,
                 run_name=f"train_{item.role}",
-                nested=True,
+                parent_run_id=parent,
                 tags={**tags, "pipeline_stage": f"train_{item.role}"},
             ) as run,
             tempfile.TemporaryDirectory() as tmp,

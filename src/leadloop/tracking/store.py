@@ -10,17 +10,26 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, redirect_stderr, redirect_stdout
+from contextlib import (
+    AbstractContextManager,
+    contextmanager,
+    redirect_stderr,
+    redirect_stdout,
+    suppress,
+)
 from pathlib import Path
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
 from leadloop.config import Settings
+from leadloop.data import staging
+from leadloop.errors import ConfigError, redact
 from leadloop.locking import registry_lock
 
 log = logging.getLogger(__name__)
-REGISTRY_ENV = "MLFLOW_REGISTRY_URI"  # what mlflow.set_registry_uri exports
+REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
+SQLITE = "sqlite:///"  # what mlflow.set_registry_uri exports
 
 
 class MlflowStore:
@@ -48,10 +57,80 @@ class MlflowStore:
 
 
 def ensure_store_dir(settings: Settings) -> None:
-    """Create the directory of a local SQLite store so MLflow can create the database."""
+    """Create a local SQLite store's directory (owner only) and its empty database file with
+    mode 0600 before MLflow opens it: SQLite keeps the mode, and gives it to its journals."""
     uri = settings.tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    if uri.startswith(SQLITE):
+        path = Path(uri[len(SQLITE) :])
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def check_store(settings: Settings, *, writing: bool = True) -> None:
+    """Before any work: the tracking store is one leadloop can use, and reachable.
+
+    A database URI must accept a connection and a tracking server must answer its health
+    check; when ``writing`` (a run), a local SQLite store's directory and the artifact root
+    must be writable and an existing database file an SQLite database. Each failure is one
+    line, with no password in it.
+    """
+    uri = settings.tracking_uri()
+    shown = redact(uri)
+    if not writing:
+        if uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres", "mysql", "mssql"):
+            _connect(uri, shown)
+        elif uri.startswith(("http://", "https://")):
+            _health(uri, shown)
+        return
+    if uri.startswith(SQLITE):
+        path = Path(uri[len(SQLITE) :])
+        staging.writable_dir(path.parent, what="the MLflow store's directory")
+        if path.is_dir():
+            raise ConfigError(f"tracking.uri {shown} names a directory, not a database file")
+        if path.is_file() and path.stat().st_size and not _is_sqlite(path):
+            raise ConfigError(f"tracking.uri {shown}: {path} is not an SQLite database")
+    elif uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres", "mysql", "mssql"):
+        _connect(uri, shown)
+    elif uri.startswith(("http://", "https://")):
+        _health(uri, shown)
+    server = uri.startswith(("http://", "https://", "databricks", "uc"))
+    if not server:
+        root = settings.resolve(settings.tracking.artifact_root)
+        staging.writable_dir(root, what="tracking.artifact_root")
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(16) == b"SQLite format 3\x00"
+
+
+def _connect(uri: str, shown: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = sa.create_engine(uri, poolclass=NullPool)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as err:  # a missing driver too
+        first = redact(str(err).strip().splitlines()[0]) if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot reach the tracking database {shown}: {first}") from err
+
+
+def _health(uri: str, shown: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10):
+            pass
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        raise ConfigError(
+            f"the MLflow tracking server {shown} does not answer ({redact(str(reason))})"
+        ) from err
 
 
 @contextmanager

@@ -48,18 +48,6 @@ def test_bom_is_stripped(tmp_path: Path) -> None:
     assert list(io.read_table(path).columns) == ["lead_id", "x"]
 
 
-def test_staged_directory_published_or_discarded(tmp_path: Path) -> None:
-    """It moves a staged directory into place, or removes it, leaving nothing half-written."""
-    final = tmp_path / "reports" / "run1"
-    staged = io.staging_dir(final)
-    io.write_json({"a": 1}, staged / "x.json")
-    io.publish_dir(staged, final)
-    assert io.read_json(final / "x.json") == {"a": 1}
-    again = io.staging_dir(tmp_path / "reports" / "run2")
-    io.discard_dir(again)
-    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["run1"]
-
-
 def test_dvc_hash_read_from_pointer_file(tmp_path: Path) -> None:
     """It reads the MD5 DVC recorded for a tracked file, and None for an untracked one."""
     data = tmp_path / "leads.csv"
