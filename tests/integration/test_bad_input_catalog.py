@@ -26,7 +26,7 @@ from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
 from tests.conftest import run_cli
 
-Mutate = Callable[[Path], None]
+Mutate = Callable[[Path], object]  # changes the project at a path (what it returns is unused)
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,9 @@ def _edit_outcomes(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Mutate:
 
 
 def _set(frame: pd.DataFrame, column: str, row: int, value: object) -> pd.DataFrame:
-    frame[column] = frame[column].astype(object)
-    frame.loc[row, column] = value
+    values = frame[column].to_numpy(dtype=object, copy=True)
+    values[row] = value
+    frame[column] = values
     return frame
 
 
