@@ -109,3 +109,8 @@ def render_report(
 def render_history(context: dict[str, Any]) -> str:
     """The model history page from its context (see ``leadloop.report.timeline``)."""
     return _page("history.html.j2", **context)
+
+
+def render_simulation(context: dict[str, Any]) -> str:
+    """The page of ``leadloop simulate`` (see ``leadloop.report.simulation``)."""
+    return _page("simulate.html.j2", **context)
