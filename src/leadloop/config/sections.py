@@ -245,3 +245,31 @@ class SyntheticConfig(Section):
     n_leads: int = Field(default=20_000, ge=100, le=10_000_000)
     months: int = Field(default=18, ge=2, le=600)
     seed: int = 7
+
+
+class PolicyConfig(Section):
+    """The work-allocation policy: sales capacity per scoring batch and the exploration share.
+
+    ``capacity`` is a share of the batch (0 < c <= 1, e.g. 0.1) or a count of leads (an integer,
+    e.g. 500); none means no policy: scores carry no priority or propensity.
+    """
+
+    capacity: int | float | None = None
+    epsilon: float = Field(default=0.05, gt=0, le=1)
+    seed: int | None = None
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _capacity(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("give a share of the batch (0 < c <= 1) or a count of leads")
+        return value
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity_range(cls, value: int | float | None) -> int | float | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"a count of leads must be at least 1, got {value}")
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError(f"a share of the batch must be in (0, 1], got {value}")
+        return value
