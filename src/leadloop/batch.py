@@ -22,7 +22,7 @@ from leadloop.data.schema import prepare_to_score
 from leadloop.data.score_log import log_scores
 from leadloop.data.store import FeedbackStore
 from leadloop.errors import ConfigError, InputError, RegistryError, redact
-from leadloop.policy import Allocation, allocate
+from leadloop.policy import Allocation, allocate, policy_rng
 from leadloop.scoring import POLICY_FIELDS, POLICY_SCHEMA, SCORE_SCHEMA, Scorer, compile_trees
 from leadloop.tracking import ModelRegistry, check_store
 
@@ -117,11 +117,13 @@ def score_file(
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     chunks = _chunks(settings, source, chunk_rows)
     scorer.check_columns(chunks.columns, source=str(source))
+    batch = batch_id or f"{source.name}@{scored_at.isoformat()}"
     allocation = None
     if settings.policy.capacity is not None:
-        allocation = _allocate(settings, _chunks(settings, source, chunk_rows), scorer, source)
+        again = _chunks(settings, source, chunk_rows)
+        allocation = _allocate(settings, again, scorer, source=source, batch_id=batch)
     logged = _write_scores(settings, chunks, target, scorer, scored_at, allocation, progress)
-    _log(settings, logged, batch_id or f"{source.name}@{scored_at.isoformat()}")
+    _log(settings, logged, batch)
     grades = pd.Series(logged["grade"].to_numpy()).value_counts()
     return BatchResult(
         target,
@@ -176,7 +178,7 @@ def _write_scores(
 
 
 def _allocate(
-    settings: Settings, chunks: io.TableChunks, scorer: Scorer, source: Path
+    settings: Settings, chunks: io.TableChunks, scorer: Scorer, *, source: Path, batch_id: str
 ) -> Allocation:
     """The policy's draw over the whole file (a first pass for the probabilities alone)."""
     quick = replace(scorer, reasons=0)
@@ -193,7 +195,7 @@ def _allocate(
         probabilities,
         capacity=policy.capacity,
         epsilon=policy.epsilon,
-        rng=np.random.default_rng(policy.seed),
+        rng=policy_rng(policy.seed, batch_id),
     )
 
 

@@ -10,6 +10,7 @@ outcome by the inverse of the chance it had to be observed.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -40,6 +41,15 @@ def capacity_rows(capacity: float | int, n: int) -> int:
     if not 0 < capacity <= 1:
         raise ConfigError(f"policy.capacity: a share must be in (0, 1], got {capacity}")
     return min(n, max(1, math.floor(capacity * n + 1e-9)))
+
+
+def policy_rng(seed: int | None, batch_id: str) -> np.random.Generator:
+    """The generator of one batch's draw: fresh entropy without a seed; with one, the same draw
+    for the same batch (a retried batch logs the same priorities) and another for each batch."""
+    if seed is None:
+        return np.random.default_rng()
+    digest = hashlib.sha256(batch_id.encode("utf-8")).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
 def allocate(
