@@ -105,3 +105,14 @@ def test_policy_settings_are_validated(tmp_path: Path) -> None:
         load_settings(base_dir=tmp_path, environ={"LEADLOOP_POLICY__CAPACITY": "1.5"})
     with pytest.raises(ConfigError, match=r"policy\.epsilon"):
         load_settings(base_dir=tmp_path, environ={"LEADLOOP_POLICY__EPSILON": "0"})
+
+
+def test_worked_values_map_to_worked_and_may_not_overlap(tmp_path: Path) -> None:
+    """It maps outcomes.worked_values to 'worked' and refuses a value also won or lost."""
+    from leadloop.data.values import outcome_mapping
+
+    env = {"LEADLOOP_OUTCOMES__WORKED_VALUES": "[Call, Meeting]"}
+    mapping = outcome_mapping(load_settings(base_dir=tmp_path, environ=env).outcomes)
+    assert mapping["call"] == "worked" and mapping["closed won"] == "won"
+    with pytest.raises(ConfigError, match="worked"):
+        load_settings(base_dir=tmp_path, environ={"LEADLOOP_OUTCOMES__WORKED_VALUES": "[won]"})

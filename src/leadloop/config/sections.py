@@ -64,6 +64,9 @@ class OutcomesConfig(Section):
     amount_column: str | None = "amount"
     won_values: list[str] = Field(default_factory=lambda: ["won", "Closed Won"])
     lost_values: list[str] = Field(default_factory=lambda: ["lost", "Closed Lost"])
+    # Activity values (a call, a meeting): the lead was worked. With them, a lead past the
+    # maturity window that was never worked is censored, not lost (data/labels.py).
+    worked_values: list[str] = Field(default_factory=list)
     join: Literal["id", "row_order"] = "id"
     date_formats: dict[str, str] = Field(default_factory=dict)
     sheet: str | None = None
@@ -86,6 +89,9 @@ class OutcomesConfig(Section):
         both = set(self.won_values) & set(self.lost_values)
         if both:
             raise ValueError(f"values {sorted(both)} are mapped to both won and lost")
+        taken = set(self.worked_values) & (set(self.won_values) | set(self.lost_values))
+        if taken:
+            raise ValueError(f"values {sorted(taken)} are mapped to worked and to won or lost")
         if not self.won_values or not self.lost_values:
             raise ValueError("won_values and lost_values must each list at least one value")
         return self
