@@ -1,7 +1,8 @@
 """Scoring: turn leads (a table or JSON records) into score records with a registered model.
 
 A score record is design.md's: ``lead_id``, calibrated ``probability``, ``score`` 1-99,
-``grade`` A-D, ``model_version``, ``reasons`` and ``scored_at``. The table path serves batch
+``grade`` A-D, ``model_version``, ``reasons`` and ``scored_at``; under a work-allocation policy
+also ``priority``, ``explored`` and ``propensity``. The table path serves batch
 files; the record path serves the API and never builds a DataFrame.
 """
 
@@ -32,6 +33,16 @@ SCORE_SCHEMA = pa.schema(
         ("model_version", pa.string()),
         ("reasons", pa.string()),
         ("scored_at", pa.timestamp("s", tz="UTC")),
+    ]
+)
+# Under a work-allocation policy (``leadloop.policy``) each record also carries its draw.
+POLICY_FIELDS = ("priority", "explored", "propensity")
+POLICY_SCHEMA = pa.schema(
+    [
+        *SCORE_SCHEMA,
+        pa.field("priority", pa.int64()),
+        pa.field("explored", pa.bool_()),
+        pa.field("propensity", pa.float64()),
     ]
 )
 

@@ -140,3 +140,37 @@ def test_refuses_to_overwrite_its_input(registered: Path, tmp_path: Path) -> Non
     pd.read_csv(registered / "data" / "leads.csv", nrows=5).to_csv(source, index=False)
     done = run_cli("score", str(source), "-o", str(source), cwd=registered)
     assert done.returncode == 2 and "overwrite the input" in done.stderr
+
+
+def test_a_policy_allocates_the_whole_file_and_logs_every_score(
+    registered: Path, leads: pd.DataFrame, tmp_path: Path
+) -> None:
+    """It gives every record its priority, exploration flag and propensity over the whole file
+    (chunks change nothing), and logs each score once per batch in the feedback store."""
+    from leadloop.data.score_log import read_score_log
+    from leadloop.data.store import FeedbackStore
+
+    store_url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    settings = settings_for(
+        registered, policy__capacity="0.1", policy__seed="3", serve__store_url=store_url
+    )
+    source = tmp_path / "in.parquet"
+    leads.to_parquet(source, index=False)
+    scorer = load_scorer(settings)
+    score_file(settings, source, tmp_path / "a.parquet", scorer=scorer, batch_id="march")
+    score_file(
+        settings, source, tmp_path / "b.parquet", scorer=scorer, chunk_rows=97, batch_id="march"
+    )
+    a, b = pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet")
+    pd.testing.assert_frame_equal(a.drop(columns="scored_at"), b.drop(columns="scored_at"))
+    assert list(a.columns[-3:]) == ["priority", "explored", "propensity"]
+    assert sorted(a["priority"]) == list(range(1, 1501))
+    assert a["propensity"].between(0.005, 1).all()
+    greedy = a[~a["explored"]].sort_values("priority")
+    assert greedy["probability"].is_monotonic_decreasing
+    store = FeedbackStore(store_url)
+    log = read_score_log(store)
+    store.dispose()
+    assert len(log) == 1500 and set(log["batch_id"]) == {"march"}
+    merged = log.set_index("lead_id").loc[a["lead_id"]]
+    assert np.allclose(merged["propensity"], a["propensity"])

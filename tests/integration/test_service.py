@@ -439,3 +439,31 @@ def test_serve_refuses_an_unusable_store_in_one_line(
     )
     assert done.returncode == 2 and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_scores_carry_the_policy_and_are_logged_once_per_batch(
+    registered: Path, tmp_path: Path
+) -> None:
+    """It gives each lead of a request its priority, exploration flag and propensity under
+    policy.capacity, logs every score, and logs a retried batch once with the same draw."""
+    from leadloop.data.score_log import read_score_log
+
+    store_url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    settings = settings_for(
+        registered, policy__capacity="5", policy__seed="1", serve__store_url=store_url
+    )
+    leads = _leads(registered, 40)
+    with serving(settings) as url, httpx.Client(base_url=url, timeout=30) as client:
+        first = client.post("/v1/score?batch=b1&reasons=0", json=leads)
+        again = client.post("/v1/score?batch=b1&reasons=0", json=leads)
+        other = client.post("/v1/score?reasons=0", json=leads[:3])
+    assert first.status_code == again.status_code == other.status_code == 200, first.text
+    scores = ScoreResponse.model_validate(first.json()).scores
+    assert sorted(s.priority or 0 for s in scores) == list(range(1, 41))
+    assert all(s.propensity is not None and 0 < s.propensity <= 1 for s in scores)
+    assert [s["priority"] for s in again.json()["scores"]] == [s.priority for s in scores]
+    store = FeedbackStore(store_url)
+    log = read_score_log(store)
+    store.dispose()
+    assert len(log[log["batch_id"] == "b1"]) == 40 and len(log) == 43
+    assert log["propensity"].notna().all()

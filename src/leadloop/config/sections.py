@@ -64,6 +64,9 @@ class OutcomesConfig(Section):
     amount_column: str | None = "amount"
     won_values: list[str] = Field(default_factory=lambda: ["won", "Closed Won"])
     lost_values: list[str] = Field(default_factory=lambda: ["lost", "Closed Lost"])
+    # Activity values (a call, a meeting): the lead was worked. With them, a lead past the
+    # maturity window that was never worked is censored, not lost (data/labels.py).
+    worked_values: list[str] = Field(default_factory=list)
     join: Literal["id", "row_order"] = "id"
     date_formats: dict[str, str] = Field(default_factory=dict)
     sheet: str | None = None
@@ -86,6 +89,9 @@ class OutcomesConfig(Section):
         both = set(self.won_values) & set(self.lost_values)
         if both:
             raise ValueError(f"values {sorted(both)} are mapped to both won and lost")
+        taken = set(self.worked_values) & (set(self.won_values) | set(self.lost_values))
+        if taken:
+            raise ValueError(f"values {sorted(taken)} are mapped to worked and to won or lost")
         if not self.won_values or not self.lost_values:
             raise ValueError("won_values and lost_values must each list at least one value")
         return self
@@ -245,3 +251,31 @@ class SyntheticConfig(Section):
     n_leads: int = Field(default=20_000, ge=100, le=10_000_000)
     months: int = Field(default=18, ge=2, le=600)
     seed: int = 7
+
+
+class PolicyConfig(Section):
+    """The work-allocation policy: sales capacity per scoring batch and the exploration share.
+
+    ``capacity`` is a share of the batch (0 < c <= 1, e.g. 0.1) or a count of leads (an integer,
+    e.g. 500); none means no policy: scores carry no priority or propensity.
+    """
+
+    capacity: int | float | None = None
+    epsilon: float = Field(default=0.05, gt=0, le=1)
+    seed: int | None = None
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _capacity(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("give a share of the batch (0 < c <= 1) or a count of leads")
+        return value
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity_range(cls, value: int | float | None) -> int | float | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"a count of leads must be at least 1, got {value}")
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError(f"a share of the batch must be in (0, 1], got {value}")
+        return value

@@ -21,6 +21,7 @@ from leadloop.config.sections import (
     LeadsConfig,
     ModelConfig,
     OutcomesConfig,
+    PolicyConfig,
     SplitConfig,
     SyntheticConfig,
     TrackingConfig,
@@ -46,6 +47,7 @@ class Settings(Section):
     label_quality: LabelQualityConfig = LabelQualityConfig()
     tracking: TrackingConfig = TrackingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
+    policy: PolicyConfig = PolicyConfig()
     serve: ServeConfig = ServeConfig()
     scoring: ScoringConfig = ScoringConfig()
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING))

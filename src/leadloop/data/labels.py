@@ -6,6 +6,11 @@ maturity window with no event is lost, or excluded when ``unmatured="exclude"``;
 with no event is censored (no label). Unusable events are excluded and counted by reason, each
 event under exactly one reason, checked in the order of ``EXCLUSION_REASONS``; all events of a
 conflicting lead count as ``conflict``. Vectorised: a million leads take about a second.
+
+Where the CRM records activity (``worked`` events, from ``outcomes.worked_values``), a lead past
+the window with no won/lost event that was never worked is ``never_worked``: censored, not
+lost, since a lead nobody called could not convert. Without any worked event the rule above
+applies and ``worked_known`` is false: the run says it cannot tell unworked leads from lost.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ EXCLUSION_REASONS = (
     "after_cutoff",  # happened at or after the cutoff: in the future as of the cutoff
     "conflict",  # the lead has won and lost at the same latest instant
 )
+WORKED = "worked"  # an activity event: sales worked the lead (no outcome by itself)
 STATUSES = (
     "won",
     "lost",
@@ -46,6 +52,7 @@ STATUSES = (
     "excluded_unmatured",
     "conflict",
     "created_after_cutoff",
+    "never_worked",
 )
 
 
@@ -59,6 +66,7 @@ class LabelResult:
     event_exclusions: dict[str, int]
     lead_counts: dict[str, int]
     events_used: int
+    worked_known: bool = False  # worked events were seen: never-worked leads are censored
 
     @property
     def labeled(self) -> pd.DataFrame:
@@ -73,6 +81,7 @@ class LabelResult:
             "event_exclusions": dict(self.event_exclusions),
             "lead_counts": dict(self.lead_counts),
             "labeled": int(self.labels[LABEL].notna().sum()),
+            "worked_known": self.worked_known,
         }
 
 
@@ -90,7 +99,8 @@ def label_leads(
     created = _created(leads)
     position, reason = _event_reasons(leads, outcomes, created, cutoff)
     valid = reason == ""
-    deciding, conflict_leads = _deciding(outcomes, position, valid, n_leads=len(leads))
+    activity = outcomes[OUTCOME].to_numpy() == WORKED
+    deciding, conflict_leads = _deciding(outcomes, position, valid & ~activity, n_leads=len(leads))
     reason[valid & np.isin(position, conflict_leads)] = "conflict"
     status, label, outcome_at = _statuses(
         created,
@@ -100,6 +110,13 @@ def label_leads(
         maturity_days=maturity_days,
         unmatured=unmatured,
     )
+    worked_known = bool((valid & activity).any())
+    if worked_known:
+        worked = np.zeros(len(leads), dtype=bool)
+        worked[position[valid & activity]] = True
+        never = np.isin(status, ("lost_matured", "excluded_unmatured")) & ~worked
+        status[never] = "never_worked"
+        label[never] = np.nan
     labels = pd.DataFrame(
         {
             LEAD_ID: leads[LEAD_ID].to_numpy(),
@@ -110,14 +127,17 @@ def label_leads(
     )
     exclusions = {r: int((reason == r).sum()) for r in EXCLUSION_REASONS}
     counts = {s: int((status == s).sum()) for s in STATUSES}
-    return LabelResult(labels, cutoff, maturity_days, exclusions, counts, int((reason == "").sum()))
+    used = int((reason == "").sum())
+    return LabelResult(labels, cutoff, maturity_days, exclusions, counts, used, worked_known)
 
 
 def _check_outcomes(outcomes: pd.DataFrame) -> None:
-    bad = ~outcomes[OUTCOME].isin(["won", "lost"])
+    bad = ~outcomes[OUTCOME].isin(["won", "lost", WORKED])
     if bad.any():
         rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
-        raise InputError("outcome must be 'won' or 'lost' after mapping", column=OUTCOME, rows=rows)
+        raise InputError(
+            "outcome must be 'won', 'lost' or 'worked' after mapping", column=OUTCOME, rows=rows
+        )
 
 
 def _created(leads: pd.DataFrame) -> np.ndarray:

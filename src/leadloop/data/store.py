@@ -39,6 +39,20 @@ EVENTS = sa.Table(
     sa.Column(AMOUNT, sa.Float(), nullable=True),
     sa.Column("received_at", sa.DateTime(), nullable=False),
 )
+# The score log: every score served, with the work-allocation policy's draw (data/score_log.py).
+SCORES = sa.Table(
+    "score_log",
+    METADATA,
+    sa.Column(LEAD_ID, sa.String(200), nullable=False, index=True),
+    sa.Column("model_version", sa.String(50), nullable=False),
+    sa.Column("batch_id", sa.String(200), nullable=False),
+    sa.Column("probability", sa.Float(), nullable=False),
+    sa.Column("priority", sa.Integer(), nullable=True),
+    sa.Column("explored", sa.Boolean(), nullable=True),
+    sa.Column("propensity", sa.Float(), nullable=True),
+    sa.Column("scored_at", sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint(LEAD_ID, "model_version", "batch_id", name="score_log_key"),
+)
 COLUMNS = (EVENT_ID, LEAD_ID, OUTCOME, OCCURRED_AT, AMOUNT)
 CONTENT = (LEAD_ID, OUTCOME, OCCURRED_AT, AMOUNT)  # what a repeated id must repeat
 # user:password@ after a scheme; greedy up to the last @ of the word (a password may hold @).

@@ -35,9 +35,11 @@ def naive_utc_series(stamps: pd.Series) -> pd.Series:
 
 
 def outcome_mapping(config: OutcomesConfig) -> dict[str, str]:
-    """Each configured outcome value, stripped and lower-cased, to ``won`` or ``lost``: how an
-    outcome is read, from a CRM export and from the webhook alike."""
-    mapping = {outcome_key(v): "won" for v in config.won_values}
+    """Each configured outcome value, stripped and lower-cased, to ``won``, ``lost`` or
+    ``worked`` (an activity: sales worked the lead): how an outcome is read, from a CRM export
+    and from the webhook alike."""
+    mapping = {outcome_key(v): "worked" for v in config.worked_values}
+    mapping |= {outcome_key(v): "won" for v in config.won_values}
     return mapping | {outcome_key(v): "lost" for v in config.lost_values}
 
 

@@ -64,6 +64,18 @@ class ScoreRecord(BaseModel):
         description="Fields of the lead the champion does not know (misspelt, or not used): "
         "they did not count. Refused with 422 under serve.strict_fields.",
     )
+    priority: int | None = Field(
+        default=None, description="Under policy.capacity: the order to work the request's leads."
+    )
+    explored: bool | None = Field(
+        default=None, description="Under policy.capacity: the priority was randomised."
+    )
+    propensity: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Under policy.capacity: the chance the policy puts this lead within capacity.",
+    )
 
 
 class ScoreResponse(BaseModel):

@@ -183,3 +183,33 @@ def test_invariants_on_random_events() -> None:
     assert r.labels["lead_id"].tolist() == leads["lead_id"].tolist()
     assert set(r.event_exclusions) == set(EXCLUSION_REASONS)
     json.dumps(r.to_dict())
+
+
+def test_a_never_worked_lead_is_not_labelled_lost() -> None:
+    """It censors an old lead nobody worked once the CRM records activity, labels a worked lead
+    with no outcome lost, and counts the never-worked leads."""
+    leads = _leads("2025-01-01", "2025-01-01", "2025-01-01", "2025-05-20")
+    events = _events(
+        ("L0", "worked", "2025-01-05"),
+        ("L1", "won", "2025-02-01"),
+        ("L3", "worked", "2025-05-21"),
+    )
+    r = _label(leads, events)
+    assert _status(r) == ["lost_matured", "won", "never_worked", "censored"]
+    assert r.labels["label"].tolist()[:2] == [0.0, 1.0]
+    assert np.isnan(r.labels["label"].iloc[2])
+    assert r.worked_known and r.lead_counts["never_worked"] == 1
+    assert r.to_dict()["worked_known"] is True and r.events_used == 3
+
+
+def test_without_activity_events_unworked_leads_are_lost_as_before() -> None:
+    """It keeps the maturity rule, and says worked is unknown, when no worked event is seen."""
+    r = _label(_leads("2025-01-01"), _events())
+    assert _status(r) == ["lost_matured"] and not r.worked_known
+
+
+def test_a_worked_event_decides_nothing_by_itself() -> None:
+    """It lets a later activity event leave the lead's won/lost outcome as it was."""
+    events = _events(("L0", "lost", "2025-02-01"), ("L0", "worked", "2025-03-01"))
+    r = _label(_leads("2025-01-01"), events)
+    assert _status(r) == ["lost"]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import uuid4
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from leadloop.data.score_log import log_scores
+from leadloop.policy import allocate, policy_rng
 from leadloop.serve.deps import ERRORS, SECURED, ScoringDep
 from leadloop.serve.problems import SafeJSONResponse
 from leadloop.serve.schemas import LEAD_EXAMPLE, Lead, Problem, ScoreResponse
@@ -36,6 +40,28 @@ ReasonsQuery = Annotated[
     ),
 ]
 
+BatchQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="The scoring batch in the score log (default: one per request); a retry "
+        "with the same batch id logs nothing twice.",
+    ),
+]
+
+
+def add_policy(
+    scores: list[dict[str, Any]], *, capacity: float | int, epsilon: float, rng: np.random.Generator
+) -> None:
+    """The policy's draw over one request's leads, added to their records."""
+    probabilities = np.array([s["probability"] for s in scores], dtype=float)
+    drawn = allocate(probabilities, capacity=capacity, epsilon=epsilon, rng=rng)
+    for i, record in enumerate(scores):
+        record["priority"] = int(drawn.priority[i])
+        record["explored"] = bool(drawn.explored[i])
+        record["propensity"] = float(drawn.propensity[i])
+
 
 @router.post(
     "/v1/score",
@@ -43,8 +69,15 @@ ReasonsQuery = Annotated[
     responses={**ERRORS, 422: {"model": Problem, "description": "A field has a wrong value."}},
     openapi_extra=SECURED,
 )
-async def score(leads: LeadsBody, scoring: ScoringDep, reasons: ReasonsQuery = None) -> Response:
-    """Score leads with the champion: probability, score 1-99, grade, reasons, unknown fields."""
+async def score(
+    leads: LeadsBody,
+    scoring: ScoringDep,
+    reasons: ReasonsQuery = None,
+    batch: BatchQuery = None,
+) -> Response:
+    """Score leads with the champion: probability, score 1-99, grade, reasons, unknown fields;
+    under a work-allocation policy also priority, explored and propensity over the request's
+    leads. Every score with a lead_id is written to the score log before the answer."""
     items = leads if isinstance(leads, list) else [leads]
     serve = scoring.service.settings.serve
     if len(items) > serve.max_batch:
@@ -66,5 +99,12 @@ async def score(leads: LeadsBody, scoring: ScoringDep, reasons: ReasonsQuery = N
         scores = await run_in_threadpool(scorer.score_records, records, now=now)
     for record, names in zip(scores, unknown, strict=True):
         record["unknown_fields"] = names
+    policy = scoring.service.settings.policy
+    batch_id = batch or f"request-{uuid4().hex}"
+    if policy.capacity is not None:
+        rng = policy_rng(policy.seed, batch_id)
+        add_policy(scores, capacity=policy.capacity, epsilon=policy.epsilon, rng=rng)
+    logged = [s for s in scores if s["lead_id"] is not None]
+    await run_in_threadpool(log_scores, scoring.service.store, logged, batch_id=batch_id)
     scoring.service.metrics.scores.labels(scorer.version).inc(len(scores))
     return SafeJSONResponse({"model_version": scorer.version, "scores": scores})
