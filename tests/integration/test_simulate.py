@@ -9,8 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from leadloop.cli import app
-from leadloop.pipeline.simulate import Simulation, SimulationResult, arm_settings, simulate
-from leadloop.simulation import World
+from leadloop.data.score_log import read_score_log
+from leadloop.data.store import FeedbackStore
+from leadloop.pipeline.simulate import arm_settings, simulate
+from leadloop.simulation import Simulation, SimulationResult, World
 from leadloop.tracking import ModelRegistry
 
 TINY = Simulation(world=World(leads_per_month=300, seed=1), months=2)
@@ -41,6 +43,24 @@ def test_unworked_leads_never_convert(tiny: tuple[SimulationResult, Path]) -> No
         assert month.worked == int(TINY.capacity * TINY.world.leads_per_month)
         assert 0 <= month.conversions <= month.worked
         assert 0.5 < month.true_auc < 1.0
+
+
+def test_exploration_gives_every_lead_a_chance(tiny: tuple[SimulationResult, Path]) -> None:
+    """It logs every score of the exploration arm with a non-zero propensity, and works some
+    exploration picks; the other arms work the top capacity alone."""
+    result, root = tiny
+    explore = [m for m in result.months if m.arm == "explore"]
+    assert all(m.min_propensity is not None and m.min_propensity > 0 for m in explore)
+    assert sum(m.explored for m in explore) > 0
+    store = FeedbackStore(arm_settings(root / "explore", TINY, arm="explore").store_url())
+    try:
+        log = read_score_log(store)
+    finally:
+        store.dispose()
+    assert len(log) == TINY.months * TINY.world.leads_per_month
+    assert (log["propensity"] > 0).all()
+    others = [m for m in result.months if m.arm != "explore"]
+    assert all(m.explored == 0 and m.given_up == 0 for m in others)
 
 
 def test_simulation_is_deterministic(tiny: tuple[SimulationResult, Path], tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import typer
 from leadloop.cli.app import QuietOption, app, console, err_console, guard
 
 if TYPE_CHECKING:
-    from leadloop.pipeline.simulate import Simulation
+    from leadloop.simulation import Simulation
 
 
 @app.command()
@@ -31,7 +31,7 @@ def simulate(
     ] = 0.2,
     epsilon: Annotated[
         float, typer.Option(min=0.001, max=1.0, help="Exploration share (exploration arm).")
-    ] = 0.1,
+    ] = 0.05,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML page with the charts.")] = Path(
         "reports/simulate.html"
     ),
@@ -51,8 +51,7 @@ def simulate(
     Each month every arm retrains through the real loop (registry, gate, aliases), and its
     champion is measured on the true probabilities of a fresh cohort.
     """
-    from leadloop.pipeline.simulate import Simulation
-    from leadloop.simulation import World
+    from leadloop.simulation import Simulation, World
 
     world = World(leads_per_month=leads_per_month)
     spec = Simulation(world=world, months=months, capacity=capacity, epsilon=epsilon)
@@ -69,7 +68,8 @@ def simulate(
 
 
 def _run(spec: Simulation, seeds: list[int], *, keep: Path | None, quiet: bool) -> dict[str, Any]:
-    from leadloop.pipeline.simulate import simulate_worlds, summarise
+    from leadloop.pipeline.simulate import simulate_worlds
+    from leadloop.simulation import summarise
 
     total = spec.months * len(spec.arms) * len(seeds)
     with _workdir(keep) as root, _progress(total, enabled=not quiet) as step:
