@@ -61,7 +61,9 @@ def ipw_weights(propensity: np.ndarray) -> Weights:
     p = np.asarray(propensity, dtype=float)
     bad = np.flatnonzero(~(np.isfinite(p) & (p > 0) & (p <= 1)))
     if bad.size:
-        raise InputError("propensity must be in (0, 1]", column="propensity", rows=(bad + 1))
+        raise InputError(
+            "propensity must be in (0, 1]", column="propensity", rows=(bad + 1).tolist()
+        )
     n = len(p)
     if n == 0:
         return Weights(np.zeros(0), 0.0, 0, 0.0, 0)
