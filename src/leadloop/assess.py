@@ -24,11 +24,13 @@ from leadloop.config import (
 from leadloop.drift import DriftReport, feature_drift, label_drift, score_shift
 from leadloop.evaluate import (
     Metrics,
+    PairedDifference,
     bootstrap_recall_difference,
     delong_auc_difference,
     ece_noise_floor,
 )
 from leadloop.gate import Evidence
+from leadloop.influence import OffPolicy, ipw_weights, off_policy_auc_difference
 from leadloop.label_quality import LabelPolicy, LabelQuality, assess_labels
 from leadloop.model.train import LeadModel
 
@@ -48,6 +50,10 @@ class Assessment:
         return {
             "auc_difference": ev.auc.to_dict(),
             "recall_difference": ev.recall.to_dict(),
+            "off_policy_difference": (
+                ev.off_policy.difference.to_dict() if ev.off_policy is not None else None
+            ),
+            "off_policy": ev.off_policy.to_dict() if ev.off_policy is not None else None,
             "top_features": ev.top_features,
             "policy_conflicts": ev.policy_conflicts,
             "drift": ev.drift.to_dict() if ev.drift is not None else None,
@@ -92,26 +98,20 @@ def assess(
     history_label: np.ndarray | None,
     current: pd.DataFrame,
     labeled: pd.DataFrame,
+    propensity: np.ndarray | None = None,
 ) -> Assessment:
     """Everything the gate weighs, computed once.
 
     ``importance`` is the champion's mean |contribution| per feature on the holdout, the same
-    figures the report shows.
+    figures the report shows. ``propensity`` (per holdout row, from the score log) gives the
+    off-policy comparison when every holdout lead has one.
     """
     gate = policy.gate
     y = scores[LABEL].to_numpy()
     champ, chall = scores[CHAMPION].to_numpy(), scores[CHALLENGER].to_numpy()
     evidence = Evidence(
         auc=delong_auc_difference(y, champ, chall, confidence=gate.confidence),
-        recall=bootstrap_recall_difference(
-            y,
-            champ,
-            chall,
-            capacity=policy.evaluation.capacity,
-            confidence=gate.confidence,
-            resamples=gate.bootstrap_resamples,
-            seed=policy.seed,
-        ),
+        recall=_recall(policy, y, champ, chall),
         champion_auc=metrics[CHAMPION].roc_auc,
         challenger_auc=metrics[CHALLENGER].roc_auc,
         challenger_ece=metrics[CHALLENGER].ece,
@@ -133,11 +133,48 @@ def assess(
             history=_history_pairs(train_rows, history_label),
         ),
         policy_conflicts=policy_conflicts(champion, challenger),
+        off_policy=_off_policy(policy, y, champ, chall, propensity),
     )
     created = labeled[CREATED_AT] if CREATED_AT in labeled.columns else None
     months = label_drift(created, labeled[LABEL].to_numpy()) if created is not None else []
     shift = score_shift(champ, chall, cutoffs=tuple(policy.evaluation.grade_cutoffs))
     return Assessment(evidence, months, shift.to_dict())
+
+
+def _recall(
+    policy: Policy, y: np.ndarray, champion: np.ndarray, challenger: np.ndarray
+) -> PairedDifference:
+    return bootstrap_recall_difference(
+        y,
+        champion,
+        challenger,
+        capacity=policy.evaluation.capacity,
+        confidence=policy.gate.confidence,
+        resamples=policy.gate.bootstrap_resamples,
+        seed=policy.seed,
+    )
+
+
+def _off_policy(
+    policy: Policy,
+    y: np.ndarray,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    propensity: np.ndarray | None,
+) -> OffPolicy | None:
+    """Champion and challenger compared on all leads, each worked lead weighted by 1 /
+    propensity; none unless every holdout lead has a logged propensity."""
+    if propensity is None or len(propensity) == 0 or np.isnan(propensity).any():
+        return None
+    return off_policy_auc_difference(
+        y,
+        champion,
+        challenger,
+        ipw_weights(propensity).weights,
+        confidence=policy.gate.confidence,
+        resamples=policy.gate.bootstrap_resamples,
+        seed=policy.seed,
+    )
 
 
 def top_features(importance: dict[str, float]) -> list[str]:

@@ -26,6 +26,7 @@ from leadloop.label_quality import CHECK_NAMES
 
 if TYPE_CHECKING:
     from leadloop.drift import DriftReport
+    from leadloop.influence import OffPolicy
     from leadloop.label_quality import LabelQuality
 
 Verdict = Literal["promote", "keep", "block"]
@@ -104,6 +105,7 @@ class Evidence:
     drift: DriftReport | None = None
     label_quality: LabelQuality | None = None
     policy_conflicts: dict[str, str] = field(default_factory=dict)
+    off_policy: OffPolicy | None = None  # None: no propensities logged for the holdout
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ def decide(
         verdict, reasons = "keep", [c.detail for c in failed]
     else:
         verdict = "promote"
-        reasons = [c.detail for c in results if c.name in ("auc_gain", "recall_at_capacity")]
+        shown = ("auc_gain", "off_policy_auc_gain", "recall_at_capacity")
+        reasons = [c.detail for c in results if c.name in shown and c.passed is not None]
         reasons += _changed_world(evidence, results)
     return Decision(verdict, reasons, results, policy.model_dump(mode="json"))
 
@@ -327,6 +330,39 @@ def _calibration(ev: Evidence, policy: GateConfig) -> Outcome:
     return Outcome(ev.challenger_ece, bound, ok, detail)
 
 
+def _off_policy_gain(ev: Evidence, policy: GateConfig) -> Outcome:
+    """The AUC gain on the population, weighting each worked lead by 1 / propensity. Too few
+    effective leads of the rarer outcome (Kish, under gate.min_holdout_minority, the bar the
+    unweighted holdout must meet) is too small to decide: the champion stays."""
+    found = ev.off_policy
+    if found is None:
+        from leadloop.influence import NO_PROPENSITIES
+
+        return Outcome(None, policy.min_auc_gain, None, NO_PROPENSITIES)
+    need = policy.min_holdout_minority
+    if found.effective_minority < need:
+        detail = (
+            f"Too small to decide off-policy: the holdout's weights leave an effective "
+            f"{found.effective_minority:.1f} leads of the rarer outcome (Kish), under the "
+            f"{need} gate.min_holdout_minority asks; explore more (policy.epsilon) or wait."
+        )
+        return Outcome(found.effective_minority, float(need), False, detail)
+    diff = found.difference
+    ok = diff.lower > policy.min_auc_gain
+    figures = (
+        f"AUC {found.challenger_auc:.3f} vs {found.champion_auc:.3f} weighted by 1 / "
+        f"propensity ({diff.difference:+.3f}, {diff.confidence:.0%} interval {diff.lower:+.3f} "
+        f"to {diff.upper:+.3f}; unweighted {found.naive_difference:+.3f}; effective size "
+        f"{found.effective_size:.0f})"
+    )
+    detail = (
+        f"The challenger ranks better on all leads, not only the worked ones: {figures}."
+        if ok
+        else f"No proven gain on all leads: {figures} does not clear {policy.min_auc_gain:.3f}."
+    )
+    return Outcome(diff.lower, policy.min_auc_gain, ok, detail)
+
+
 # The policy, in the order the report shows it: blocking checks first.
 CHECKS: tuple[GateCheck, ...] = (
     GateCheck("holdout_minority", True, _holdout_size),
@@ -334,6 +370,7 @@ CHECKS: tuple[GateCheck, ...] = (
     *(GateCheck(name, True, _label_check(name)) for name in CHECK_NAMES),
     GateCheck("top_feature_drift", True, _drift_check),
     GateCheck("auc_gain", False, _auc_gain),
+    GateCheck("off_policy_auc_gain", False, _off_policy_gain),
     GateCheck("recall_at_capacity", False, _recall),
     GateCheck("calibration", False, _calibration),
 )

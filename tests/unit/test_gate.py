@@ -188,3 +188,37 @@ def test_drift_in_a_top_feature_is_explained_by_a_proven_gain() -> None:
         label_quality=_labels(fit=True),
     )
     assert decide(unproven, POLICY).verdict == "block"
+
+
+def _off_policy(*, lower: float, minority: float) -> object:
+    from leadloop.influence import OffPolicy
+
+    diff = PairedDifference("roc_auc_ipw", lower + 0.02, lower, lower + 0.04, 0.95, "ipw")
+    return OffPolicy(diff, 0.70, 0.70 + lower + 0.02, 0.08, 400.0, minority)
+
+
+def test_without_propensities_the_off_policy_check_says_the_loop_cannot_correct() -> None:
+    """It leaves the off-policy check not run, saying plainly why, and decides as before."""
+    decision = decide(_evidence(), POLICY)
+    check = next(c for c in decision.checks if c.name == "off_policy_auc_gain")
+    assert check.passed is None and "cannot correct for its own influence" in check.detail
+    assert decision.verdict == "promote"
+
+
+def test_too_few_effective_leads_is_too_small_to_decide() -> None:
+    """It keeps the champion, saying the effective sample size is too small to decide, when
+    the weights leave fewer effective leads of the rarer outcome than the gate asks."""
+    decision = decide(_evidence(off_policy=_off_policy(lower=0.02, minority=12.0)), POLICY)
+    check = next(c for c in decision.checks if c.name == "off_policy_auc_gain")
+    assert check.passed is False and decision.verdict == "keep"
+    assert "Too small to decide" in check.detail and "12.0" in check.detail
+
+
+def test_the_off_policy_gain_decides_with_the_others() -> None:
+    """It promotes only when the weighted AUC gain's lower bound clears the margin too."""
+    good = decide(_evidence(off_policy=_off_policy(lower=0.01, minority=80.0)), POLICY)
+    assert good.verdict == "promote"
+    assert any("weighted by 1 / propensity" in r for r in good.reasons)
+    biased = decide(_evidence(off_policy=_off_policy(lower=-0.03, minority=80.0)), POLICY)
+    assert biased.verdict == "keep"
+    assert any("No proven gain on all leads" in r for r in biased.reasons)

@@ -24,6 +24,7 @@ RULES = {
     "history_agreement": "kappa at least {t}",
     "top_feature_drift": "no severe drift in a top feature",
     "auc_gain": "lower bound above the margin {t}",
+    "off_policy_auc_gain": "weighted lower bound above {t}, enough effective leads",
     "recall_at_capacity": "no proven drop beyond {t}",
     "calibration": "ECE at most {t}",
 }
@@ -79,7 +80,11 @@ def _row(check: Mapping[str, Any], assessment: Mapping[str, Any]) -> CheckRow:
 def _figure(check: Mapping[str, Any], assessment: Mapping[str, Any]) -> tuple[str, str]:
     """The figure the check's text talks about, and its interval where there is one."""
     name = check["name"]
-    paired = {"auc_gain": "auc_difference", "recall_at_capacity": "recall_difference"}
+    paired = {
+        "auc_gain": "auc_difference",
+        "off_policy_auc_gain": "off_policy_difference",
+        "recall_at_capacity": "recall_difference",
+    }
     if name in paired and assessment.get(paired[name]):
         diff = assessment[paired[name]]
         level = fmt.percent(diff["confidence"], 0)
