@@ -156,3 +156,70 @@ def off_policy_auc_difference(
         effective_sample_size(w),
         effective_sample_size(w[minority]),
     )
+
+
+@dataclass(frozen=True)
+class Influence:
+    """Whether a run can undo the loop's influence: propensities found for its labelled leads,
+    the training weights (None: unweighted) and the holdout's propensities for the gate."""
+
+    train_logged: int
+    train_rows: int
+    holdout_logged: int
+    holdout_rows: int
+    train_weights: Weights | None
+    holdout_propensity: np.ndarray | None
+
+    @property
+    def corrected(self) -> bool:
+        return self.train_weights is not None and self.holdout_propensity is not None
+
+    def note(self) -> str:
+        """What the run did about its own influence, in a sentence or two."""
+        if self.train_logged == 0 and self.holdout_logged == 0:
+            return NO_PROPENSITIES
+        if not self.corrected:
+            return (
+                f"Propensities are logged for {self.train_logged} of {self.train_rows} training "
+                f"and {self.holdout_logged} of {self.holdout_rows} holdout leads, not all (the "
+                "others were scored before the policy or outside leadloop): the loop cannot "
+                "correct for its own influence on this run."
+            )
+        weights = self.train_weights
+        assert weights is not None  # corrected
+        return (
+            f"Training and the off-policy comparison weight each labelled lead by 1 / its "
+            f"propensity (clipped at {weights.cap:.1f} x the mean, {weights.clipped} clipped): "
+            f"an effective {weights.effective_size:.0f} of {weights.rows} training leads (Kish)."
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        weights = self.train_weights
+        return {
+            "corrected": self.corrected,
+            "propensities_logged": {
+                "train": self.train_logged,
+                "train_rows": self.train_rows,
+                "holdout": self.holdout_logged,
+                "holdout_rows": self.holdout_rows,
+            },
+            "training_weights": weights.to_dict() if weights is not None else None,
+            "note": self.note(),
+        }
+
+
+def influence_of(train: np.ndarray, holdout: np.ndarray) -> Influence:
+    """The run's stance on its own influence from the propensities of its training and
+    holdout rows (NaN: none logged): weights only where every row has one."""
+    train = np.asarray(train, dtype=float)
+    holdout = np.asarray(holdout, dtype=float)
+    full_train = len(train) > 0 and not np.isnan(train).any()
+    full_holdout = len(holdout) > 0 and not np.isnan(holdout).any()
+    return Influence(
+        int((~np.isnan(train)).sum()),
+        len(train),
+        int((~np.isnan(holdout)).sum()),
+        len(holdout),
+        ipw_weights(train) if full_train else None,
+        holdout if full_holdout else None,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -122,3 +123,21 @@ def _insert_ignoring_repeats(store: FeedbackStore) -> Any:
     if name == "sqlite":
         return sqlite.insert(SCORES).on_conflict_do_nothing(index_elements=list(KEY))
     raise ConfigError(f"the feedback store supports SQLite and PostgreSQL, not {name}")
+
+
+def stored_propensities(url: str) -> pd.Series:
+    """Each lead's first logged propensity in the store at ``url``; empty when the store or its
+    score log does not exist yet (a SQLite file is never created just to look)."""
+    parsed = sa.make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and (not database or not Path(database).is_file()):
+        return pd.Series(dtype="float64")
+    store = FeedbackStore(url)
+    try:
+        if not sa.inspect(store.engine).has_table(SCORES.name):
+            return pd.Series(dtype="float64")
+        return first_propensities(read_score_log(store))
+    except SQLAlchemyError as err:
+        raise StoreError(f"score log in {store.safe_url}: {_first_line(err)}") from err
+    finally:
+        store.dispose()

@@ -23,16 +23,21 @@ class Calibrator:
     def __init__(self, *, method: Method = "isotonic") -> None:
         self.method = method
 
-    def fit(self, margin: np.ndarray, y: np.ndarray) -> Calibrator:
-        """Learn the mapping from margins to observed outcomes."""
+    def fit(
+        self, margin: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+    ) -> Calibrator:
+        """Learn the mapping from margins to observed outcomes (each row counted ``weights``
+        times when given: inverse propensities make the rates those of all leads)."""
         margin = np.asarray(margin, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
+        w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
         if self.method == "isotonic":
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y)
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            iso.fit(margin, y, sample_weight=w)
             self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
             self.y_ = np.asarray(iso.y_thresholds_, dtype=np.float64)
         else:
-            self.coef_ = _platt(margin, y)
+            self.coef_ = _platt(margin, y, w)
         return self
 
     def predict(self, margin: np.ndarray) -> np.ndarray:
@@ -66,12 +71,12 @@ class Calibrator:
         return cal
 
 
-def _platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Fit p = sigmoid(a * margin + b) by minimising log loss."""
+def _platt(margin: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Fit p = sigmoid(a * margin + b) by minimising the (weighted) log loss."""
 
     def loss(params: np.ndarray) -> float:
         z = params[0] * margin + params[1]
-        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+        return float(np.average(np.logaddexp(0.0, z) - y * z, weights=w))
 
     result = minimize(loss, x0=np.array([1.0, 0.0]), method="L-BFGS-B")
     return float(result.x[0]), float(result.x[1])

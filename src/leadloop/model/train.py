@@ -134,9 +134,12 @@ def train_model(
     exclude: tuple[str, ...] = (),
     feature_types: dict[str, Kind] | None = None,
     young: YoungLeads | None = None,
+    weights: np.ndarray | None = None,
 ) -> TrainResult:
-    """Fit encoder, booster (early-stopped on a validation slice) and calibrator (own slice)."""
+    """Fit encoder, booster (early-stopped on a validation slice) and calibrator (own slice);
+    with ``weights`` (inverse propensities, ``leadloop.influence``) every slice is weighted."""
     y = np.asarray(y, dtype=np.float64)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     _check_classes(y)
     encoder = FeatureEncoder(exclude=exclude, feature_types=feature_types).fit(
         frame, y, young=young
@@ -145,18 +148,13 @@ def train_model(
     fit_idx, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
     params = scorer_params(config)
     started = time.perf_counter()
-    fit_set = _dataset(matrix[fit_idx], y[fit_idx], encoder)
-    booster = lgb.train(
-        params,
-        fit_set,
-        num_boost_round=config.num_boost_round,
-        valid_sets=[_dataset(matrix[valid_idx], y[valid_idx], encoder, reference=fit_set)],
-        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-    )
+    booster = _fit_booster(params, config, matrix, y, w, (fit_idx, valid_idx), encoder)
     fit_seconds = time.perf_counter() - started
     booster.free_dataset()
     margin = booster.predict(matrix[cal_idx], raw_score=True)
-    calibrator = Calibrator(method=config.calibration).fit(np.asarray(margin), y[cal_idx])
+    calibrator = Calibrator(method=config.calibration).fit(
+        np.asarray(margin), y[cal_idx], w[cal_idx]
+    )
     # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
     contrib = np.asarray(booster.predict(matrix[cal_idx[:2_000]], pred_contrib=True))
     importance = dict(
@@ -181,6 +179,30 @@ def train_model(
         int(y.sum()),
         fit_seconds,
         params,
+    )
+
+
+def _fit_booster(
+    params: dict[str, Any],
+    config: ModelConfig,
+    matrix: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    slices: tuple[np.ndarray, np.ndarray],
+    encoder: FeatureEncoder,
+) -> lgb.Booster:
+    """The booster, fitted on the fit slice and early-stopped on the validation slice."""
+    fit_idx, valid_idx = slices
+    fit_set = _dataset(matrix[fit_idx], y[fit_idx], encoder, weight=w[fit_idx])
+    valid_set = _dataset(
+        matrix[valid_idx], y[valid_idx], encoder, reference=fit_set, weight=w[valid_idx]
+    )
+    return lgb.train(
+        params,
+        fit_set,
+        num_boost_round=config.num_boost_round,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
 
 
@@ -223,10 +245,12 @@ def _dataset(
     encoder: FeatureEncoder,
     *,
     reference: lgb.Dataset | None = None,
+    weight: np.ndarray | None = None,
 ) -> lgb.Dataset:
     return lgb.Dataset(
         matrix,
         label=y,
+        weight=weight,
         feature_name=encoder.feature_names_,
         categorical_feature=encoder.categorical_indices_,
         reference=reference,

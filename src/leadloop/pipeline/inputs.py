@@ -28,6 +28,7 @@ from leadloop.data.schema import (
     prepare_outcome_events,
     prepare_outcomes,
 )
+from leadloop.data.score_log import stored_propensities
 from leadloop.data.store import COLUMNS as STORED_COLUMNS
 from leadloop.data.store import FeedbackStore, safe_url
 from leadloop.data.synthetic import SyntheticSpec, generate
@@ -45,6 +46,8 @@ class Inputs:
     digests: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     dvc_hashes: dict[str, str] = field(default_factory=dict)
+    # Each lead's first logged propensity (the score log), by lead id; empty: none logged.
+    propensity: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"))
 
 
 def ensure_data(settings: Settings) -> list[Path]:
@@ -132,7 +135,13 @@ def load_inputs(settings: Settings, *, now: pd.Timestamp | None = None) -> Input
     }
     combined = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
     return Inputs(
-        leads, outcomes, combined[:16], digests, warnings, {k: v for k, v in dvc.items() if v}
+        leads,
+        outcomes,
+        combined[:16],
+        digests,
+        warnings,
+        {k: v for k, v in dvc.items() if v},
+        stored_propensities(settings.store_url()),
     )
 
 

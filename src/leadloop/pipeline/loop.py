@@ -20,6 +20,7 @@ from leadloop.config import Settings
 from leadloop.data.labels import LabelResult, labeled_table, maturity_rule, young_leads
 from leadloop.evaluate import Metrics, compute_metrics
 from leadloop.gate import Decision, decide
+from leadloop.influence import Influence, influence_of
 from leadloop.insights import Insights, describe
 from leadloop.lift import holdout_amounts, won_amounts
 from leadloop.model.train import LeadModel, TrainResult
@@ -102,6 +103,7 @@ def run_loop(
         used=len(data.labeled),
         importance=judged.importance,
         insights=insights,
+        influence=data.influence,
     )
     record = publish(
         settings,
@@ -135,7 +137,15 @@ def _training_data(
         min_rows=settings.split.min_holdout_rows,
         seed=settings.model.seed,
     )
-    return Training(inputs, labeled, split, young_leads(inputs.leads.frame, labels)), labels
+    influence = _influence(inputs, labeled, split)
+    young = young_leads(inputs.leads.frame, labels)
+    return Training(inputs, labeled, split, young, influence), labels
+
+
+def _influence(inputs: Inputs, labeled: pd.DataFrame, split: Split) -> Influence:
+    """The logged propensities of the training and holdout leads (NaN where none)."""
+    found = inputs.propensity.reindex(labeled[LEAD_ID].to_numpy()).to_numpy(dtype=np.float64)
+    return influence_of(found[split.train], found[split.holdout])
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,7 @@ def _judge(
         history_label=_history(settings, data.inputs, data.train_rows),
         current=_newest(data.inputs.leads.frame, data.split, holdout),
         labeled=data.labeled,
+        propensity=data.influence.holdout_propensity if data.influence is not None else None,
     )
     decision = single_model_decision(decide(assessment.evidence, settings.gate), champion)
     return _Judged(scores, metrics, importance, assessment, decision)

@@ -14,6 +14,7 @@ from leadloop.config import Settings
 from leadloop.data.labels import YoungLeads, labeled_table, maturity_rule
 from leadloop.errors import InputError
 from leadloop.gate import Decision
+from leadloop.influence import Influence
 from leadloop.model.train import LeadModel, TrainResult, train_model
 from leadloop.pipeline.inputs import Inputs, label_inputs
 from leadloop.split import Split
@@ -40,6 +41,7 @@ class Training:
     labeled: pd.DataFrame
     split: Split
     young: YoungLeads | None
+    influence: Influence | None = None  # propensities of the labelled leads (score log)
 
     @property
     def train_rows(self) -> pd.DataFrame:
@@ -78,7 +80,11 @@ def choose_models(
         first = _fit_first(settings, frame, target, source, data.young)
         champion = Champion(first.model, None, first)
     step("challenger")
-    return champion, train(settings, train_rows, train_rows[LABEL].to_numpy(), data.young)
+    weights = data.influence.train_weights if data.influence is not None else None
+    y = train_rows[LABEL].to_numpy()
+    return champion, train(
+        settings, train_rows, y, data.young, weights.weights if weights is not None else None
+    )
 
 
 def single_model_decision(decision: Decision, champion: Champion) -> Decision:
@@ -91,9 +97,14 @@ def single_model_decision(decision: Decision, champion: Champion) -> Decision:
 
 
 def train(
-    settings: Settings, frame: pd.DataFrame, y: np.ndarray, young: YoungLeads | None = None
+    settings: Settings,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    young: YoungLeads | None = None,
+    weights: np.ndarray | None = None,
 ) -> TrainResult:
-    """Train on the labelled rows with the configured feature settings."""
+    """Train on the labelled rows with the configured feature settings (weighted by inverse
+    propensities when given)."""
     return train_model(
         frame.drop(columns=[LABEL], errors="ignore"),
         y,
@@ -102,6 +113,7 @@ def train(
         exclude=tuple(settings.leads.exclude_columns),
         feature_types=dict(settings.leads.feature_types) or None,
         young=young,
+        weights=weights,
     )
 
 

@@ -16,6 +16,7 @@ from leadloop.data.labels import LabelResult
 from leadloop.errors import redact
 from leadloop.evaluate import Metrics, compare
 from leadloop.gate import Decision
+from leadloop.influence import Influence
 from leadloop.insights import Insights
 from leadloop.model.train import TrainResult
 from leadloop.pipeline.inputs import Inputs, outcomes_location
@@ -53,6 +54,7 @@ class RunRecord:
     mlflow_run_id: str = ""
     registry: Settled | None = None
     versions: Versions = field(default_factory=Versions)
+    influence: dict[str, Any] = field(default_factory=dict)  # the loop's own influence
 
     @property
     def comparison(self) -> dict[str, dict[str, float | bool]]:
@@ -93,6 +95,7 @@ class RunRecord:
             "mlflow_run_id": self.mlflow_run_id,
             "registry": self.registry.to_dict() if self.registry is not None else None,
             "versions": asdict(self.versions),
+            "influence": self.influence,
         }
 
 
@@ -110,9 +113,12 @@ def build_record(
     used: int,
     importance: dict[str, dict[str, float]],
     insights: Insights | None = None,
+    influence: Influence | None = None,
 ) -> RunRecord:
-    """The record of a run whose decision is made and whose registry moves are still to come."""
+    """The record of a run whose decision is made and whose registry moves are still to come.
+    A run that cannot correct for the loop's own influence says so among its warnings."""
     models = {role: t for role, t in trained.items() if t is not None}
+    uncorrected = [influence.note()] if influence is not None and not influence.corrected else []
     return RunRecord(
         run=run_name,
         data_version=inputs.data_version,
@@ -128,9 +134,10 @@ def build_record(
         capacity=settings.evaluation.capacity,
         assessment=assessment,
         decision=decision,
-        warnings=inputs.warnings + leak_warnings(models),
+        warnings=inputs.warnings + leak_warnings(models) + uncorrected,
         importance=importance,
         insights=insights,
+        influence=influence.to_dict() if influence is not None else {},
     )
 
 
