@@ -2,7 +2,7 @@
 ways (``leadloop simulate``'s arms), each through the real pipeline, registry and gate.
 
 Usage: python benchmarks/simulate.py [--quick] [--months N] [--seeds 0,1,2] [--json PATH]
-       [--svg PATH]
+       [--svg PATH] [--no-history-propensities]
 
 The world (``leadloop.simulation.world``, parameters chosen before any result was seen, reasons
 in README "Why the loop needs exploration"): 2,000 new leads a month with the bundled
@@ -42,12 +42,13 @@ def main(argv: list[str]) -> None:
     months = int(options.get("--months", "3" if quick else "12"))
     seeds = [int(s) for s in options.get("--seeds", "0" if quick else "0,1,2").split(",")]
     world = World(leads_per_month=600 if quick else 2_000)
-    spec = Simulation(world=world, months=months)
+    history = "--no-history-propensities" not in argv
+    spec = Simulation(world=world, months=months, history_propensities=history)
     started = time.perf_counter()
     _say(
         f"{months} months x {len(seeds)} worlds x {len(spec.arms)} arms, "
         f"{world.leads_per_month:,} leads a month, capacity {spec.capacity:.0%}, "
-        f"epsilon {spec.epsilon:.0%}"
+        f"epsilon {spec.epsilon:.0%}, history propensities {'logged' if history else 'not logged'}"
     )
     with tempfile.TemporaryDirectory(prefix="leadloop-bench-simulate-") as tmp:
         results = simulate_worlds(
@@ -68,7 +69,7 @@ def _table(summary: dict[str, Any]) -> None:
     _say("")
     _say(
         f"{'seed':>4} {'arm':<8} {'AUC m1':>7} {'AUC last':>8} {'AUC mean':>8} "
-        f"{'convs':>6} {'given up':>8} {'promoted':>8} {'segment':>8}"
+        f"{'convs':>6} {'given up':>8} {'promoted':>8} {'segment':>8} {'weighted':>8}"
     )
     for world in summary["per_seed"]:
         for arm, a in world["arms"].items():
@@ -76,7 +77,7 @@ def _table(summary: dict[str, Any]) -> None:
                 f"{world['seed']:>4} {arm:<8} {a['first_true_auc']:>7.3f} "
                 f"{a['last_true_auc']:>8.3f} {a['mean_true_auc']:>8.3f} "
                 f"{a['conversions']:>6.0f} {a['given_up']:>8.0f} {a['promotions']:>8.0f} "
-                f"{a['segment_worked']:>8.0f}"
+                f"{a['segment_worked']:>8.0f} {a['weighted_runs']:>8.0f}"
             )
     _say("")
     _say("mean true AUC by month (naive / explore / oracle):")

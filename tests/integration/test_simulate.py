@@ -57,8 +57,12 @@ def test_exploration_gives_every_lead_a_chance(tiny: tuple[SimulationResult, Pat
         log = read_score_log(store)
     finally:
         store.dispose()
-    assert len(log) == TINY.months * TINY.world.leads_per_month
     assert (log["propensity"] > 0).all()
+    live = log[log["batch_id"].str.startswith("month-")]
+    assert len(live) == TINY.months * TINY.world.leads_per_month
+    before = log[log["model_version"] == "before-leadloop"]
+    assert len(before) > 0 and before["propensity"].between(0.2, 0.3).all()
+    assert all(m.weighted for m in explore)
     others = [m for m in result.months if m.arm != "explore"]
     assert all(m.explored == 0 and m.given_up == 0 for m in others)
 

@@ -42,6 +42,12 @@ def simulate(
         Path | None,
         typer.Option("--keep", help="Keep each arm's files and MLflow store in this directory."),
     ] = None,
+    history_propensities: Annotated[
+        bool,
+        typer.Option(
+            help="Log the pre-leadloop rule's propensities for the exploration arm's history."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -54,7 +60,13 @@ def simulate(
     from leadloop.simulation import Simulation, World
 
     world = World(leads_per_month=leads_per_month)
-    spec = Simulation(world=world, months=months, capacity=capacity, epsilon=epsilon)
+    spec = Simulation(
+        world=world,
+        months=months,
+        capacity=capacity,
+        epsilon=epsilon,
+        history_propensities=history_propensities,
+    )
     seeds = list(seed) if seed else [0]
     summary = _run(spec, seeds, keep=keep, quiet=quiet or as_json)
     from leadloop.pipeline.simulate import write_page

@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from leadloop import batch
-from leadloop.columns import LEAD_ID, OCCURRED_AT
+from leadloop.columns import CREATED_AT, LEAD_ID, OCCURRED_AT
 from leadloop.config import Settings
 from leadloop.data import io
+from leadloop.data.score_log import log_scores
+from leadloop.data.store import FeedbackStore
 from leadloop.pipeline.loop import LoopResult, run_loop
 from leadloop.pipeline.recovery import prepare_run
 from leadloop.policy import capacity_rows
@@ -105,6 +107,8 @@ class _Arm:
         for past in history:
             worked = history_worked(simulation.world, past, simulation.capacity)
             self._arrive(past, worked)
+            if name == "explore" and simulation.history_propensities:
+                self._log_history(past, worked)
 
     def month(self, fresh: Cohort) -> Month:
         """Retrain as of the month's start, then score, allocate and work the fresh cohort."""
@@ -134,6 +138,7 @@ class _Arm:
             given_up=int((converts & top_share(scores, k)).sum() - (converts & worked).sum()),
             segment_worked=int((worked & fresh.in_segment).sum()),
             min_propensity=lowest,
+            weighted=bool(result.record.influence.get("corrected", False)),
         )
 
     def _score(self, fresh: Cohort) -> pd.DataFrame:
@@ -148,6 +153,30 @@ class _Arm:
         )
         scored = io.read_table(target).set_index(LEAD_ID)
         return scored.loc[fresh.leads[LEAD_ID].to_numpy()]
+
+    def _log_history(self, past: Cohort, worked: np.ndarray) -> None:
+        """Log the rule sales followed before leadloop as what it was, a random policy: every
+        lead outside the written-off segment had the same chance of being worked (no model
+        scored them, hence probability 0 and no version). The segment's leads had no chance
+        and are logged with none; never worked, they are censored and never labelled."""
+        eligible = ~past.in_segment
+        chance = float(worked.sum()) / max(int(eligible.sum()), 1)
+        leads = past.leads.loc[eligible]
+        records = [
+            {
+                LEAD_ID: lead,
+                "model_version": "before-leadloop",
+                "probability": 0.0,
+                "propensity": chance,
+                "scored_at": created,
+            }
+            for lead, created in zip(leads[LEAD_ID], leads[CREATED_AT], strict=True)
+        ]
+        store = FeedbackStore(self.settings.store_url()).create()
+        try:
+            log_scores(store, records, batch_id=f"history-{past.month + 100:03d}")
+        finally:
+            store.dispose()
 
     def _arrive(self, leads: Cohort, worked: np.ndarray) -> None:
         """The cohort's leads join the leads file; its CRM events wait for their dates."""

@@ -22,6 +22,10 @@ class Simulation:
     capacity: float = 0.2
     epsilon: float = 0.05
     arms: tuple[str, ...] = ARMS
+    # The exploration arm logs the pre-leadloop rule (a random share of the leads outside the
+    # written-off segment) as propensities, so that its history can be weighted too; without
+    # them, training is unweighted while any labelled lead lacks a propensity.
+    history_propensities: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Month:
     given_up: int  # conversions the champion's own top capacity would have had, minus these
     segment_worked: int  # leads of the written-off segment that were worked
     min_propensity: float | None  # the smallest logged propensity of the cohort (policy only)
+    weighted: bool  # the run trained and judged with inverse-propensity weights
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class SimulationResult:
             "given_up": sum(self.series(arm, "given_up")),
             "promotions": sum(self.series(arm, "promoted")),
             "segment_worked": sum(self.series(arm, "segment_worked")),
+            "weighted_runs": sum(self.series(arm, "weighted")),
         }
 
 
@@ -80,6 +86,7 @@ def summarise(results: list[SimulationResult]) -> dict[str, Any]:
         "months": first.months,
         "capacity": first.capacity,
         "epsilon": first.epsilon,
+        "history_propensities": first.history_propensities,
         "arms": arms,
         "seeds": [r.simulation.world.seed for r in results],
         "mean_per_month": per_month,
