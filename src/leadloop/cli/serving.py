@@ -23,6 +23,15 @@ from leadloop.cli.app import (
 CHUNK_ROWS = 100_000  # rows read at a time by `leadloop score` unless --chunk-rows says
 
 
+BatchOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The scoring batch in the score log (default: the file's name and the time); "
+        "scoring a batch again logs nothing twice and, with policy.seed, draws the same."
+    ),
+]
+
+
 @app.command()
 def score(
     source: Annotated[Path, typer.Argument(help="Leads to score: a CSV or Parquet file.")],
@@ -46,13 +55,7 @@ def score(
             "(pip install 'leadloop[spark]'; Parquet paths or Spark table names)."
         ),
     ] = "local",
-    batch_id: Annotated[
-        str | None,
-        typer.Option(
-            help="The scoring batch in the score log (default: the file's name and the time); "
-            "scoring a batch again logs nothing twice and, with policy.seed, draws the same."
-        ),
-    ] = None,
+    batch_id: BatchOption = None,
 ) -> None:
     """Score a file of leads with the champion (or --model): probability, score, grade, reasons;
     under policy.capacity also priority, explored and propensity. Scores go to the score log."""
