@@ -174,3 +174,25 @@ def test_a_policy_allocates_the_whole_file_and_logs_every_score(
     assert len(log) == 1500 and set(log["batch_id"]) == {"march"}
     merged = log.set_index("lead_id").loc[a["lead_id"]]
     assert np.allclose(merged["propensity"], a["propensity"])
+
+
+def test_the_cli_scores_under_a_policy_into_a_named_batch(
+    registered: Path, leads: pd.DataFrame, tmp_path: Path
+) -> None:
+    """It adds the policy's columns and logs a named batch once, however often it is scored."""
+    from leadloop.data.score_log import read_score_log
+    from leadloop.data.store import FeedbackStore
+
+    source = tmp_path / "in.csv"
+    leads.head(300).to_csv(source, index=False)
+    store_url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    env = {"LEADLOOP_POLICY__CAPACITY": "30", "LEADLOOP_SERVE__STORE_URL": store_url}
+    for name in ("a.csv", "b.csv"):
+        args = ("score", str(source), "-o", str(tmp_path / name), "--batch-id", "week-1")
+        done = run_cli(*args, cwd=registered, env=env)
+        assert done.returncode == 0, done.stderr
+    out = pd.read_csv(tmp_path / "a.csv")
+    assert (out["priority"] <= 30).sum() == 30 and out["propensity"].gt(0).all()
+    store = FeedbackStore(store_url)
+    assert len(read_score_log(store)) == 300
+    store.dispose()

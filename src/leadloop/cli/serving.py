@@ -23,6 +23,15 @@ from leadloop.cli.app import (
 CHUNK_ROWS = 100_000  # rows read at a time by `leadloop score` unless --chunk-rows says
 
 
+BatchOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The scoring batch in the score log (default: the file's name and the time); "
+        "scoring a batch again logs nothing twice and, with policy.seed, draws the same."
+    ),
+]
+
+
 @app.command()
 def score(
     source: Annotated[Path, typer.Argument(help="Leads to score: a CSV or Parquet file.")],
@@ -46,8 +55,10 @@ def score(
             "(pip install 'leadloop[spark]'; Parquet paths or Spark table names)."
         ),
     ] = "local",
+    batch_id: BatchOption = None,
 ) -> None:
-    """Score a file of leads with the champion (or --model): probability, score, grade, reasons."""
+    """Score a file of leads with the champion (or --model): probability, score, grade, reasons;
+    under policy.capacity also priority, explored and propensity. Scores go to the score log."""
     settings = load(config)
     if chunk_rows < 1 or (reasons is not None and reasons < 0):
         raise fail("--chunk-rows must be positive and --reasons at least 0")
@@ -69,6 +80,7 @@ def score(
                 chunk_rows=chunk_rows,
                 progress=lambda done: bar.update(task, completed=done),
                 engine=engine,
+                batch_id=batch_id,
             )
         )
     grades = ", ".join(f"{g}: {n:,}" for g, n in result.grades.items()) or "none"
