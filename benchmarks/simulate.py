@@ -12,7 +12,9 @@ history before leadloop, when sales worked a random 20% but never the education 
 true log-odds if worked are +1.5 above what the features alone say. Outcomes: won about 30
 days after a converted lead is first contacted, lost (60% of them recorded) about 45 days
 after; nothing for a lead nobody worked. Labels follow today's rules (maturity window 90 days).
-Exploration: ``policy.epsilon``'s default, 5%.
+Exploration: ``policy.epsilon``'s default, 5%. The exploration arm's history is logged with
+the pre-leadloop rule's propensities (``--no-history-propensities``: not), so its training is
+weighted from the first month.
 
 Measured each month on a fresh cohort, on its true probabilities (no label noise): the true AUC
 of each arm's champion and the conversions it brought. Prints a row per world and arm, then the
