@@ -95,3 +95,14 @@ def fresh_postgres(prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@contextmanager
+def store_database(kind: str, folder: Path, name: str) -> Iterator[str]:
+    """An empty feedback store's URL: a SQLite file ``name``.db in ``folder``, or a PostgreSQL
+    database of its own (``kind`` is "sqlite" or "postgresql", a fixture's param)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'{name}.db'}"
+    else:
+        with fresh_postgres(f"leadloop_{name}") as url:
+            yield url

@@ -23,7 +23,7 @@ from leadloop.serve.security import (
     sign,
     standard_signature,
 )
-from tests.integration.conftest import fresh_postgres, serving, settings_for
+from tests.integration.conftest import serving, settings_for, store_database
 
 SECRET = "validation-webhook-secret"
 STANDARD_SECRET = "whsec_dmFsaWRhdGlvbi1zdGFuZGFyZC13ZWJob29rLXNlY3JldA=="
@@ -65,10 +65,7 @@ class Webhook:
 def webhook(request: pytest.FixtureRequest, registered: Path) -> Iterator[Webhook]:
     """The service with a store in a SQLite file, or in a PostgreSQL database of its own."""
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{registered / 'validation.db'}"
-        else:
-            url = stack.enter_context(fresh_postgres("leadloop_validation"))
+        url = stack.enter_context(store_database(request.param, registered, "validation"))
         settings = settings_for(
             registered,
             serve__webhook_secret=SECRET,

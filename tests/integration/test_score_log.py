@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from leadloop.data.score_log import first_propensities, log_scores, read_score_log
 from leadloop.data.store import FeedbackStore
-from tests.integration.conftest import fresh_postgres
+from tests.integration.conftest import store_database
 
 
 def _records(ids: range, *, version: str = "1", policy: bool = True) -> list[dict[str, Any]]:
@@ -31,11 +30,7 @@ def _records(ids: range, *, version: str = "1", policy: bool = True) -> list[dic
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty store's URL: a SQLite file, or a PostgreSQL database of its own."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'feedback.db'}"
-        else:
-            url = stack.enter_context(fresh_postgres("leadloop_scores"))
+    with store_database(request.param, tmp_path, "scores") as url:
         FeedbackStore(url).create().dispose()
         yield url
 

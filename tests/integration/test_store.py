@@ -19,7 +19,7 @@ from leadloop.data.store import EVENTS, FeedbackStore
 from leadloop.errors import InputError
 from leadloop.pipeline import load_inputs, run_loop
 from tests.conftest import run_cli
-from tests.integration.conftest import fresh_postgres, settings_for
+from tests.integration.conftest import fresh_postgres, settings_for, store_database
 
 
 def _event(event_id: str, lead: str = "L1", outcome: str = "won") -> dict[str, object]:
@@ -35,11 +35,7 @@ def _event(event_id: str, lead: str = "L1", outcome: str = "won") -> dict[str, o
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedbackStore]:
     """An empty store in a SQLite file, or in a PostgreSQL database of its own."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'feedback.db'}"
-        else:
-            url = stack.enter_context(fresh_postgres("leadloop_store"))
+    with store_database(request.param, tmp_path, "store") as url:
         created = FeedbackStore(url).create()
         yield created
         created.dispose()
