@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from leadloop.errors import ConfigError, InputError
 
@@ -110,19 +111,8 @@ def propensities(rank: np.ndarray, *, capacity_count: int, epsilon: float) -> np
     gap = (k - 1 - r + 0.5) - mean_s
     sd = np.sqrt(var_s)
     safe = np.where(sd > 0, sd, 1.0)
-    greedy = np.where(sd > 0, _normal_cdf(gap / safe), (gap >= 0).astype(float))
+    greedy = np.where(sd > 0, ndtr(gap / safe), (gap >= 0).astype(float))
     return epsilon * f + (1 - epsilon) * greedy
-
-
-def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    """The standard normal CDF (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7)."""
-    x = np.abs(z) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    erf = 1.0 - poly * np.exp(-x * x)
-    return np.asarray(0.5 * (1.0 + np.sign(z) * erf))
 
 
 def _check_probabilities(probabilities: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ def score(
         str,
         typer.Option(
             help="local: in this process; spark: on Spark through MLflow's spark_udf "
-            "(pip install 'leadloop[spark]'; Parquet paths or Spark table names)."
+            "(pip install 'leadloop\\[spark]'; Parquet paths or Spark table names)."
         ),
     ] = "local",
     batch_id: BatchOption = None,

@@ -9,8 +9,9 @@ which retraining and evaluation use to undo the loop's influence on which outcom
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +40,22 @@ CHUNK_ROWS = 5000  # rows per executemany: one round trip per chunk, one transac
 
 def log_scores(
     store: FeedbackStore,
-    records: Sequence[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]],
     *,
     batch_id: str,
     chunk_rows: int = CHUNK_ROWS,
 ) -> int:
     """Log score records (``lead_id``, ``probability``, ``model_version``, ``scored_at`` and,
     under a policy, ``priority``, ``explored``, ``propensity``) as one batch, in one
-    transaction; returns how many rows were new (a row already logged is left as it was)."""
-    rows = [_row(record, batch_id) for record in records]
-    if not rows:
-        return 0
+    transaction; returns how many rows were new (a row already logged is left as it was).
+    ``records`` is consumed ``chunk_rows`` at a time, so a generator keeps memory flat."""
+    rows = (_row(record, batch_id) for record in records)
     statement = _insert_ignoring_repeats(store).returning(SCORES.c.lead_id)
     new = 0
     try:
         with store.engine.begin() as conn:
-            for start in range(0, len(rows), chunk_rows):
-                found = conn.execute(statement, rows[start : start + chunk_rows])
-                new += len(found.all())
+            while chunk := list(islice(rows, chunk_rows)):
+                new += len(conn.execute(statement, chunk).all())
     except SQLAlchemyError as err:
         raise StoreError(f"score log in {store.safe_url}: {_first_line(err)}") from err
     return new
