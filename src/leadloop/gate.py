@@ -143,9 +143,19 @@ def decide(
     else:
         verdict = "promote"
         shown = ("auc_gain", "off_policy_auc_gain", "recall_at_capacity")
-        reasons = [c.detail for c in results if c.name in shown and c.passed is not None]
+        reasons = [
+            c.detail
+            for c in results
+            if c.name in shown and (c.passed is not None or _names_off_policy(evidence, c))
+        ]
         reasons += _changed_world(evidence, results)
     return Decision(verdict, reasons, results, policy.model_dump(mode="json"))
+
+
+def _names_off_policy(ev: Evidence, check: Check) -> bool:
+    """A promotion repeats an off-policy comparison too small to decide (never the plain
+    absence of propensities, which the run's warnings carry)."""
+    return check.name == "off_policy_auc_gain" and ev.off_policy is not None
 
 
 def _holdout_size(ev: Evidence, policy: GateConfig) -> Outcome:
@@ -256,9 +266,25 @@ def _changed_world(ev: Evidence, checks: list[Check]) -> list[str]:
     return out
 
 
+def _decidable_off_policy(ev: Evidence, policy: GateConfig) -> bool:
+    """Whether the weighted comparison holds enough effective leads of the rarer outcome."""
+    found = ev.off_policy
+    return found is not None and found.effective_minority >= policy.min_holdout_minority
+
+
 def _auc_gain(ev: Evidence, policy: GateConfig) -> Outcome:
+    """The ranking gain on the holdout's labelled leads. Where the off-policy comparison can
+    decide, it replaces this one: the labelled leads are the ones the policy chose to work, so
+    their unweighted AUC answers a question about them, not about every lead scored."""
     auc = ev.auc
     ok = auc.lower > policy.min_auc_gain
+    if _decidable_off_policy(ev, policy):
+        detail = (
+            f"Not used: the off-policy comparison decides. Unweighted, on the worked leads "
+            f"only, AUC {ev.challenger_auc:.3f} vs {ev.champion_auc:.3f} "
+            f"({auc.difference:+.3f}, interval {auc.lower:+.3f} to {auc.upper:+.3f})."
+        )
+        return Outcome(auc.lower, policy.min_auc_gain, None, detail)
     level = f"{auc.confidence:.0%}"
     detail = (
         f"The challenger ranks better: AUC {ev.challenger_auc:.3f} vs {ev.champion_auc:.3f} "
@@ -331,9 +357,12 @@ def _calibration(ev: Evidence, policy: GateConfig) -> Outcome:
 
 
 def _off_policy_gain(ev: Evidence, policy: GateConfig) -> Outcome:
-    """The AUC gain on the population, weighting each worked lead by 1 / propensity. Too few
-    effective leads of the rarer outcome (Kish, under gate.min_holdout_minority, the bar the
-    unweighted holdout must meet) is too small to decide: the champion stays."""
+    """The AUC gain on the population, weighting each worked lead by 1 / propensity; where it
+    can decide, it replaces the unweighted gain. Too few effective leads of the rarer outcome
+    (Kish, under gate.min_holdout_minority, the bar the unweighted holdout must meet) is too
+    small to decide: the check does not run, says so, and the unweighted gain decides alone
+    (today's behaviour, no worse than a loop without exploration), which the promotion's
+    reasons repeat."""
     found = ev.off_policy
     if found is None:
         from leadloop.influence import NO_PROPENSITIES
@@ -344,9 +373,11 @@ def _off_policy_gain(ev: Evidence, policy: GateConfig) -> Outcome:
         detail = (
             f"Too small to decide off-policy: the holdout's weights leave an effective "
             f"{found.effective_minority:.1f} leads of the rarer outcome (Kish), under the "
-            f"{need} gate.min_holdout_minority asks; explore more (policy.epsilon) or wait."
+            f"{need} gate.min_holdout_minority asks, so the gain is judged on the worked "
+            "leads alone (unweighted), as without exploration; explore more (policy.epsilon) "
+            "or wait for more outcomes."
         )
-        return Outcome(found.effective_minority, float(need), False, detail)
+        return Outcome(found.effective_minority, float(need), None, detail)
     diff = found.difference
     ok = diff.lower > policy.min_auc_gain
     figures = (

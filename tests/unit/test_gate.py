@@ -206,19 +206,29 @@ def test_without_propensities_the_off_policy_check_says_the_loop_cannot_correct(
 
 
 def test_too_few_effective_leads_is_too_small_to_decide() -> None:
-    """It keeps the champion, saying the effective sample size is too small to decide, when
-    the weights leave fewer effective leads of the rarer outcome than the gate asks."""
+    """It leaves the off-policy check not run, saying the effective sample size is too small to
+    decide, lets the unweighted gain decide alone, and repeats that in the promotion's reasons."""
     decision = decide(_evidence(off_policy=_off_policy(lower=0.02, minority=12.0)), POLICY)
     check = next(c for c in decision.checks if c.name == "off_policy_auc_gain")
-    assert check.passed is False and decision.verdict == "keep"
-    assert "Too small to decide" in check.detail and "12.0" in check.detail
+    assert check.passed is None and "Too small to decide" in check.detail
+    assert "12.0" in check.detail and "worked leads alone" in check.detail
+    assert decision.verdict == "promote"
+    assert any("Too small to decide" in r for r in decision.reasons)
+    unproven = _evidence(gain=0.0, lower=-0.02, off_policy=_off_policy(lower=0.02, minority=12.0))
+    assert decide(unproven, POLICY).verdict == "keep"
 
 
-def test_the_off_policy_gain_decides_with_the_others() -> None:
-    """It promotes only when the weighted AUC gain's lower bound clears the margin too."""
+def test_a_decidable_off_policy_gain_replaces_the_unweighted_one() -> None:
+    """It decides on the weighted gain alone when enough effective leads carry it: the
+    unweighted gain on the worked leads is shown, not used, whichever way it points."""
     good = decide(_evidence(off_policy=_off_policy(lower=0.01, minority=80.0)), POLICY)
     assert good.verdict == "promote"
     assert any("weighted by 1 / propensity" in r for r in good.reasons)
     biased = decide(_evidence(off_policy=_off_policy(lower=-0.03, minority=80.0)), POLICY)
     assert biased.verdict == "keep"
-    assert any("No proven gain on all leads" in r for r in biased.reasons)
+    assert biased.reasons and all("No proven gain on all leads" in r for r in biased.reasons)
+    hidden = _evidence(gain=0.0, lower=-0.02, off_policy=_off_policy(lower=0.01, minority=80.0))
+    decision = decide(hidden, POLICY)
+    plain = next(c for c in decision.checks if c.name == "auc_gain")
+    assert plain.passed is None and plain.detail.startswith("Not used")
+    assert decision.verdict == "promote"

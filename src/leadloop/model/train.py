@@ -24,7 +24,7 @@ from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
 from leadloop.label_null import null_offsets
-from leadloop.model.calibrate import Calibrator
+from leadloop.model.calibrate import Calibrator, Method
 from leadloop.model.forest import BoosterForest, Forest
 from leadloop.model.metadata import ModelMetadata
 from leadloop.model.params import scorer_params
@@ -152,9 +152,8 @@ def train_model(
     fit_seconds = time.perf_counter() - started
     booster.free_dataset()
     margin = booster.predict(matrix[cal_idx], raw_score=True)
-    calibrator = Calibrator(method=config.calibration).fit(
-        np.asarray(margin), y[cal_idx], w[cal_idx]
-    )
+    method = calibration_method(config.calibration, w[cal_idx], weighted=weights is not None)
+    calibrator = Calibrator(method=method).fit(np.asarray(margin), y[cal_idx], w[cal_idx])
     # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
     contrib = np.asarray(booster.predict(matrix[cal_idx[:2_000]], pred_contrib=True))
     importance = dict(
@@ -180,6 +179,21 @@ def train_model(
         fit_seconds,
         params,
     )
+
+
+# Isotonic calibration overfits below about a thousand calibration leads, where Platt's two
+# parameters do better (Niculescu-Mizil and Caruana, ICML 2005: their calibration learning curves).
+ISOTONIC_MIN_EFFECTIVE = 1_000
+
+
+def calibration_method(configured: Method, weights: np.ndarray, *, weighted: bool) -> Method:
+    """The configured method, except that an isotonic calibration on inverse-propensity weights
+    whose effective size (Kish) is under ``ISOTONIC_MIN_EFFECTIVE`` becomes sigmoid: a handful of
+    heavily weighted explored leads would otherwise set whole isotonic steps."""
+    from leadloop.influence import effective_sample_size
+
+    small = effective_sample_size(weights) < ISOTONIC_MIN_EFFECTIVE
+    return "sigmoid" if configured == "isotonic" and weighted and small else configured
 
 
 def _fit_booster(

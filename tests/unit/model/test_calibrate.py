@@ -22,3 +22,16 @@ def test_calibrates_and_round_trips(method: Literal["isotonic", "sigmoid"]) -> N
     assert np.all(np.diff(cal.predict(np.sort(margin))) >= -1e-12)
     again = Calibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
     np.testing.assert_allclose(again.predict(margin), proba)
+
+
+def test_isotonic_on_few_effective_weighted_leads_becomes_sigmoid() -> None:
+    """It keeps isotonic for unweighted or well-spread weights and switches to sigmoid when a
+    few heavy inverse-propensity weights leave under a thousand effective leads."""
+    from leadloop.model.train import calibration_method
+
+    even = np.ones(3_000)
+    heavy = np.r_[np.ones(2_900), np.full(100, 100.0)]  # Kish: about 120 of 3,000
+    assert calibration_method("isotonic", even, weighted=False) == "isotonic"
+    assert calibration_method("isotonic", even, weighted=True) == "isotonic"
+    assert calibration_method("isotonic", heavy, weighted=True) == "sigmoid"
+    assert calibration_method("sigmoid", even, weighted=True) == "sigmoid"
