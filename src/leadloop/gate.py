@@ -143,19 +143,11 @@ def decide(
     else:
         verdict = "promote"
         shown = ("auc_gain", "off_policy_auc_gain", "recall_at_capacity")
-        reasons = [
-            c.detail
-            for c in results
-            if c.name in shown and (c.passed is not None or _names_off_policy(evidence, c))
-        ]
-        reasons += _changed_world(evidence, results)
+        # An off-policy comparison too small to decide is repeated (not run, but it matters).
+        thin = evidence.off_policy is not None
+        ran = [c for c in results if c.passed is not None or (thin and c.name == shown[1])]
+        reasons = [c.detail for c in ran if c.name in shown] + _changed_world(evidence, results)
     return Decision(verdict, reasons, results, policy.model_dump(mode="json"))
-
-
-def _names_off_policy(ev: Evidence, check: Check) -> bool:
-    """A promotion repeats an off-policy comparison too small to decide (never the plain
-    absence of propensities, which the run's warnings carry)."""
-    return check.name == "off_policy_auc_gain" and ev.off_policy is not None
 
 
 def _holdout_size(ev: Evidence, policy: GateConfig) -> Outcome:
@@ -273,9 +265,7 @@ def _decidable_off_policy(ev: Evidence, policy: GateConfig) -> bool:
 
 
 def _auc_gain(ev: Evidence, policy: GateConfig) -> Outcome:
-    """The ranking gain on the holdout's labelled leads. Where the off-policy comparison can
-    decide, it replaces this one: the labelled leads are the ones the policy chose to work, so
-    their unweighted AUC answers a question about them, not about every lead scored."""
+    """The ranking gain on the labelled (worked) leads; a decidable off-policy one replaces it."""
     auc = ev.auc
     ok = auc.lower > policy.min_auc_gain
     if _decidable_off_policy(ev, policy):
@@ -357,12 +347,9 @@ def _calibration(ev: Evidence, policy: GateConfig) -> Outcome:
 
 
 def _off_policy_gain(ev: Evidence, policy: GateConfig) -> Outcome:
-    """The AUC gain on the population, weighting each worked lead by 1 / propensity; where it
-    can decide, it replaces the unweighted gain. Too few effective leads of the rarer outcome
-    (Kish, under gate.min_holdout_minority, the bar the unweighted holdout must meet) is too
-    small to decide: the check does not run, says so, and the unweighted gain decides alone
-    (today's behaviour, no worse than a loop without exploration), which the promotion's
-    reasons repeat."""
+    """The AUC gain on all leads, each worked lead weighted by 1 / propensity. With too few
+    effective leads of the rarer outcome (Kish, under gate.min_holdout_minority) it does not
+    run, says so, and the unweighted gain decides alone, as without exploration."""
     found = ev.off_policy
     if found is None:
         from leadloop.influence import NO_PROPENSITIES

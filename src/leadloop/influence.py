@@ -188,9 +188,11 @@ class Influence:
         weights = self.train_weights
         assert weights is not None  # corrected
         return (
-            f"Training and the off-policy comparison weight each labelled lead by 1 / its "
-            f"propensity (clipped at {weights.cap:.1f} x the mean, {weights.clipped} clipped): "
-            f"an effective {weights.effective_size:.0f} of {weights.rows} training leads (Kish)."
+            f"The off-policy comparison weights each labelled lead by 1 / its propensity "
+            f"(clipped at {weights.cap:.1f} x the mean, {weights.clipped} clipped): an effective "
+            f"{weights.effective_size:.0f} of {weights.rows} training leads (Kish). Training "
+            "uses these weights to the power (0, 1/2 or 1) whose importance-weighted validation "
+            "loss is least (the run record's training.challenger.weight_flattening)."
         )
 
     def to_dict(self) -> dict[str, object]:

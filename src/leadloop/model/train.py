@@ -114,15 +114,19 @@ class TrainResult:
     positives: int
     fit_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    # With inverse-propensity weights: the power they were trained with and each candidate's
+    # importance-weighted validation log loss (``FLATTENING``); None when unweighted.
+    flattening: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "best_iteration": self.best_iteration,
             "rows": self.rows,
             "positives": self.positives,
             "fit_seconds": round(self.fit_seconds, 3),
             "params": self.params,
         }
+        return out if self.flattening is None else {**out, "weight_flattening": self.flattening}
 
 
 def train_model(
@@ -137,7 +141,8 @@ def train_model(
     weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit encoder, booster (early-stopped on a validation slice) and calibrator (own slice);
-    with ``weights`` (inverse propensities, ``leadloop.influence``) every slice is weighted."""
+    with ``weights`` (inverse propensities, ``leadloop.influence``) one fit per ``FLATTENING``
+    power, and the one with the least importance-weighted validation loss is kept."""
     y = np.asarray(y, dtype=np.float64)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     _check_classes(y)
@@ -148,12 +153,13 @@ def train_model(
     fit_idx, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
     params = scorer_params(config)
     started = time.perf_counter()
-    booster = _fit_booster(params, config, matrix, y, w, (fit_idx, valid_idx), encoder)
+    slices = (fit_idx, valid_idx, cal_idx)
+    best, flattening = _choose_fit(
+        params, config, matrix, y, w, slices, encoder, weights is not None
+    )
     fit_seconds = time.perf_counter() - started
-    booster.free_dataset()
+    booster, calibrator = best.booster, best.calibrator
     margin = booster.predict(matrix[cal_idx], raw_score=True)
-    method = calibration_method(config.calibration, w[cal_idx], weighted=weights is not None)
-    calibrator = Calibrator(method=method).fit(np.asarray(margin), y[cal_idx], w[cal_idx])
     # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
     contrib = np.asarray(booster.predict(matrix[cal_idx[:2_000]], pred_contrib=True))
     importance = dict(
@@ -178,7 +184,76 @@ def train_model(
         int(y.sum()),
         fit_seconds,
         params,
+        flattening,
     )
+
+
+# Training weights w ** power, the power chosen among these by importance-weighted validation.
+# When the policy's choice of leads depends only on their features (as leadloop's does), the
+# unweighted fit of a flexible model is already consistent and has the least variance; full
+# weights (power 1) remove the bias a misspecified model has on the leads rarely worked, at the
+# price of variance; flattened weights trade the two (Shimodaira, JSPI 2000).
+FLATTENING = (0.0, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    booster: lgb.Booster
+    calibrator: Calibrator
+
+    def proba(self, matrix: np.ndarray) -> np.ndarray:
+        return self.calibrator.predict(np.asarray(self.booster.predict(matrix, raw_score=True)))
+
+
+def _choose_fit(
+    params: dict[str, Any],
+    config: ModelConfig,
+    matrix: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    slices: tuple[np.ndarray, np.ndarray, np.ndarray],
+    encoder: FeatureEncoder,
+    weighted: bool,
+) -> tuple[_Fit, dict[str, Any] | None]:
+    """One fit unweighted, or one per ``FLATTENING`` power and the best of them, chosen by
+    importance-weighted validation (Sugiyama, Krauledat and Mueller, JMLR 2007): the log loss
+    on the validation slice weighted by the full inverse propensities estimates each fit's loss
+    on all leads without bias, whatever flattening it was trained with."""
+    if not weighted:
+        return _fit_flattened(params, config, matrix, y, w, slices, encoder), None
+    fits = [_fit_flattened(params, config, matrix, y, w**p, slices, encoder) for p in FLATTENING]
+    valid = slices[1]
+    losses = [_weighted_log_loss(y[valid], f.proba(matrix[valid]), w[valid]) for f in fits]
+    chosen = int(np.argmin(losses))
+    record = {
+        "power": FLATTENING[chosen],
+        "weighted_log_loss": dict(zip(map(str, FLATTENING), losses, strict=True)),
+    }
+    return fits[chosen], record
+
+
+def _fit_flattened(
+    params: dict[str, Any],
+    config: ModelConfig,
+    matrix: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    slices: tuple[np.ndarray, np.ndarray, np.ndarray],
+    encoder: FeatureEncoder,
+) -> _Fit:
+    """Booster and calibrator trained with the weights ``w`` (one candidate flattening)."""
+    fit_idx, valid_idx, cal_idx = slices
+    booster = _fit_booster(params, config, matrix, y, w, (fit_idx, valid_idx), encoder)
+    booster.free_dataset()
+    margin = np.asarray(booster.predict(matrix[cal_idx], raw_score=True))
+    weighted = bool(np.ptp(w) > 0)
+    method = calibration_method(config.calibration, w[cal_idx], weighted=weighted)
+    return _Fit(booster, Calibrator(method=method).fit(margin, y[cal_idx], w[cal_idx]))
+
+
+def _weighted_log_loss(y: np.ndarray, proba: np.ndarray, w: np.ndarray) -> float:
+    p = np.clip(proba, 1e-12, 1 - 1e-12)
+    return float(np.average(-(y * np.log(p) + (1 - y) * np.log(1 - p)), weights=w))
 
 
 # Isotonic calibration overfits below about a thousand calibration leads, where Platt's two
