@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import lightgbm as lgb
@@ -154,9 +155,8 @@ def train_model(
     params = scorer_params(config)
     started = time.perf_counter()
     slices = (fit_idx, valid_idx, cal_idx)
-    best, flattening = _choose_fit(
-        params, config, matrix, y, w, slices, encoder, weights is not None
-    )
+    fit = partial(_fit_flattened, params, config, matrix, y, slices, encoder)
+    best, flattening = _choose_fit(fit, matrix, y, w, valid_idx, weights is not None)
     fit_seconds = time.perf_counter() - started
     booster, calibrator = best.booster, best.calibrator
     margin = booster.predict(matrix[cal_idx], raw_score=True)
@@ -206,13 +206,11 @@ class _Fit:
 
 
 def _choose_fit(
-    params: dict[str, Any],
-    config: ModelConfig,
+    fit: Callable[[np.ndarray], _Fit],
     matrix: np.ndarray,
     y: np.ndarray,
     w: np.ndarray,
-    slices: tuple[np.ndarray, np.ndarray, np.ndarray],
-    encoder: FeatureEncoder,
+    valid: np.ndarray,
     weighted: bool,
 ) -> tuple[_Fit, dict[str, Any] | None]:
     """One fit unweighted, or one per ``FLATTENING`` power and the best of them, chosen by
@@ -220,9 +218,8 @@ def _choose_fit(
     on the validation slice weighted by the full inverse propensities estimates each fit's loss
     on all leads without bias, whatever flattening it was trained with."""
     if not weighted:
-        return _fit_flattened(params, config, matrix, y, w, slices, encoder), None
-    fits = [_fit_flattened(params, config, matrix, y, w**p, slices, encoder) for p in FLATTENING]
-    valid = slices[1]
+        return fit(w), None
+    fits = [fit(w**power) for power in FLATTENING]
     losses = [_weighted_log_loss(y[valid], f.proba(matrix[valid]), w[valid]) for f in fits]
     chosen = int(np.argmin(losses))
     record = {
@@ -237,9 +234,9 @@ def _fit_flattened(
     config: ModelConfig,
     matrix: np.ndarray,
     y: np.ndarray,
-    w: np.ndarray,
     slices: tuple[np.ndarray, np.ndarray, np.ndarray],
     encoder: FeatureEncoder,
+    w: np.ndarray,
 ) -> _Fit:
     """Booster and calibrator trained with the weights ``w`` (one candidate flattening)."""
     fit_idx, valid_idx, cal_idx = slices
