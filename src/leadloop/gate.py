@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Verdict = Literal["promote", "keep", "block"]
 CHANGE_EXPLAINS = ("champion_fit", "suspicious_share")  # a changed world explains these
+OFF_POLICY = "off_policy_auc_gain"
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,10 @@ def decide(
         verdict, reasons = "keep", [c.detail for c in failed]
     else:
         verdict = "promote"
-        shown = ("auc_gain", "off_policy_auc_gain", "recall_at_capacity")
+        shown = ("auc_gain", OFF_POLICY, "recall_at_capacity")
         # An off-policy comparison too small to decide is repeated (not run, but it matters).
         thin = evidence.off_policy is not None
-        ran = [c for c in results if c.passed is not None or (thin and c.name == shown[1])]
+        ran = [c for c in results if c.passed is not None or (thin and c.name == OFF_POLICY)]
         reasons = [c.detail for c in ran if c.name in shown] + _changed_world(evidence, results)
     return Decision(verdict, reasons, results, policy.model_dump(mode="json"))
 
@@ -355,8 +356,8 @@ def _off_policy_gain(ev: Evidence, policy: GateConfig) -> Outcome:
         from leadloop.influence import NO_PROPENSITIES
 
         return Outcome(None, policy.min_auc_gain, None, NO_PROPENSITIES)
-    need = policy.min_holdout_minority
-    if found.effective_minority < need:
+    if not _decidable_off_policy(ev, policy):
+        need = policy.min_holdout_minority
         detail = (
             f"Too small to decide off-policy: the holdout's weights leave an effective "
             f"{found.effective_minority:.1f} leads of the rarer outcome (Kish), under the "
@@ -388,7 +389,7 @@ CHECKS: tuple[GateCheck, ...] = (
     *(GateCheck(name, True, _label_check(name)) for name in CHECK_NAMES),
     GateCheck("top_feature_drift", True, _drift_check),
     GateCheck("auc_gain", False, _auc_gain),
-    GateCheck("off_policy_auc_gain", False, _off_policy_gain),
+    GateCheck(OFF_POLICY, False, _off_policy_gain),
     GateCheck("recall_at_capacity", False, _recall),
     GateCheck("calibration", False, _calibration),
 )

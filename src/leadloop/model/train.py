@@ -158,8 +158,7 @@ def train_model(
     fit = partial(_fit_flattened, params, config, matrix, y, slices, encoder)
     best, flattening = _choose_fit(fit, matrix, y, w, valid_idx, weights is not None)
     fit_seconds = time.perf_counter() - started
-    booster, calibrator = best.booster, best.calibrator
-    margin = booster.predict(matrix[cal_idx], raw_score=True)
+    booster, calibrator, margin = best.booster, best.calibrator, best.calibration_margin
     # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
     contrib = np.asarray(booster.predict(matrix[cal_idx[:2_000]], pred_contrib=True))
     importance = dict(
@@ -200,6 +199,7 @@ FLATTENING = (0.0, 0.5, 1.0)
 class _Fit:
     booster: lgb.Booster
     calibrator: Calibrator
+    calibration_margin: np.ndarray  # the booster's margins on the calibration slice
 
     def proba(self, matrix: np.ndarray) -> np.ndarray:
         return self.calibrator.predict(np.asarray(self.booster.predict(matrix, raw_score=True)))
@@ -243,9 +243,8 @@ def _fit_flattened(
     booster = _fit_booster(params, config, matrix, y, w, (fit_idx, valid_idx), encoder)
     booster.free_dataset()
     margin = np.asarray(booster.predict(matrix[cal_idx], raw_score=True))
-    weighted = bool(np.ptp(w) > 0)
-    method = calibration_method(config.calibration, w[cal_idx], weighted=weighted)
-    return _Fit(booster, Calibrator(method=method).fit(margin, y[cal_idx], w[cal_idx]))
+    method = calibration_method(config.calibration, w[cal_idx])
+    return _Fit(booster, Calibrator(method=method).fit(margin, y[cal_idx], w[cal_idx]), margin)
 
 
 def _weighted_log_loss(y: np.ndarray, proba: np.ndarray, w: np.ndarray) -> float:
@@ -258,14 +257,17 @@ def _weighted_log_loss(y: np.ndarray, proba: np.ndarray, w: np.ndarray) -> float
 ISOTONIC_MIN_EFFECTIVE = 1_000
 
 
-def calibration_method(configured: Method, weights: np.ndarray, *, weighted: bool) -> Method:
-    """The configured method, except that an isotonic calibration on inverse-propensity weights
-    whose effective size (Kish) is under ``ISOTONIC_MIN_EFFECTIVE`` becomes sigmoid: a handful of
-    heavily weighted explored leads would otherwise set whole isotonic steps."""
+def calibration_method(configured: Method, weights: np.ndarray) -> Method:
+    """The configured method, except that an isotonic calibration on unequal (inverse-propensity)
+    weights whose effective size (Kish) is under ``ISOTONIC_MIN_EFFECTIVE`` becomes sigmoid: a
+    handful of heavily weighted explored leads would otherwise set whole isotonic steps. Equal
+    weights keep the configured method whatever the slice's size."""
     from leadloop.influence import effective_sample_size
 
+    if configured != "isotonic" or np.ptp(weights) == 0:
+        return configured
     small = effective_sample_size(weights) < ISOTONIC_MIN_EFFECTIVE
-    return "sigmoid" if configured == "isotonic" and weighted and small else configured
+    return "sigmoid" if small else configured
 
 
 def _fit_booster(

@@ -29,9 +29,10 @@ def test_isotonic_on_few_effective_weighted_leads_becomes_sigmoid() -> None:
     few heavy inverse-propensity weights leave under a thousand effective leads."""
     from leadloop.model.train import calibration_method
 
-    even = np.ones(3_000)
     heavy = np.r_[np.ones(2_900), np.full(100, 100.0)]  # Kish: about 120 of 3,000
-    assert calibration_method("isotonic", even, weighted=False) == "isotonic"
-    assert calibration_method("isotonic", even, weighted=True) == "isotonic"
-    assert calibration_method("isotonic", heavy, weighted=True) == "sigmoid"
-    assert calibration_method("sigmoid", even, weighted=True) == "sigmoid"
+    spread = np.r_[np.ones(1_500), np.full(1_500, 2.0)]  # Kish: about 2,700
+    assert calibration_method("isotonic", np.ones(3_000)) == "isotonic"
+    assert calibration_method("isotonic", np.ones(300)) == "isotonic"  # unweighted: as set
+    assert calibration_method("isotonic", spread) == "isotonic"
+    assert calibration_method("isotonic", heavy) == "sigmoid"
+    assert calibration_method("sigmoid", np.ones(3_000)) == "sigmoid"
