@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# One OpenMP thread per test process before LightGBM loads: tests fit small models, and with
+# several test processes (pytest-xdist) or other load on the cores, OpenMP's spinning threads
+# make each boosting round orders of magnitude slower. A value set by the caller wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
 
