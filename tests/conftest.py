@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,9 @@ import pytest
 # make each boosting round orders of magnitude slower. A value set by the caller wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from typer.testing import CliRunner
+
+from leadloop.cli import app
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
 
@@ -48,3 +55,48 @@ def run_cli(
         timeout=600,
         check=False,
     )
+
+
+def invoke_cli(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``leadloop`` in this process, as ``run_cli`` runs it in a subprocess but without a
+    process start-up and its imports: the same environment (no ``LEADLOOP_...`` but ``env``),
+    working directory, exit status and separate stdout and stderr; an uncaught error leaves its
+    traceback on stderr and exit status 1, as Python would."""
+    overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LEADLOOP_")}
+    overrides.update(env or {})
+    with _process_state_restored(), contextlib.chdir(cwd):
+        done = CliRunner().invoke(app, list(args), env=overrides)
+    stderr = done.stderr
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(done.exception))
+    return subprocess.CompletedProcess(["leadloop", *args], done.exit_code, done.stdout, stderr)
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Put back what a command changes in the test process: the environment variables it sets
+    (MLflow's), and the logging it configures (root handlers and level, logger levels)."""
+    environ = dict(os.environ)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = [
+        x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger)
+    ]
+    levels = {x: x.level for x in loggers}
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(environ):
+            del os.environ[key]
+        os.environ.update(environ)
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for logger, was in levels.items():
+            logger.setLevel(was)

@@ -19,8 +19,7 @@ from leadloop.columns import CHAMPION
 from leadloop.config import Settings
 from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
-from leadloop.data.score_log import CHUNK_ROWS as CHUNK_LOG
-from leadloop.data.score_log import log_scores
+from leadloop.data.score_log import log_score_table
 from leadloop.data.store import FeedbackStore
 from leadloop.errors import ConfigError, InputError, RegistryError, redact
 from leadloop.policy import Allocation, allocate, policy_rng
@@ -219,9 +218,7 @@ def _log(settings: Settings, logged: pa.Table, batch_id: str) -> None:
         return
     store = FeedbackStore(settings.store_url()).create()
     try:
-        columns = logged.drop_columns(["grade"])
-        records = (row for part in columns.to_batches(CHUNK_LOG) for row in part.to_pylist())
-        log_scores(store, records, batch_id=batch_id, chunk_rows=CHUNK_LOG)
+        log_score_table(store, logged, batch_id=batch_id)
     finally:
         store.dispose()
 

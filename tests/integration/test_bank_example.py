@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "bank-marketing"
@@ -48,7 +48,7 @@ def test_loop_runs_on_the_excerpt_with_the_example_config(tmp_path: Path) -> Non
     config = (EXAMPLE / "leadloop.yaml").read_text()
     config += "split:\n  min_holdout_rows: 20\n"
     (tmp_path / "leadloop.yaml").write_text(config)
-    done = run_cli("run", "--json", cwd=tmp_path)
+    done = invoke_cli("run", "--json", cwd=tmp_path)
     assert done.returncode in (0, 3), done.stderr
     record = pd.read_json(tmp_path / "reports" / "latest" / "run.json", typ="series")
     excluded = record["features"]["challenger"]["excluded"]

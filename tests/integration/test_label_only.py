@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from leadloop.config import load_settings
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.pipeline import label_inputs, load_inputs, resolve_cutoff, run_loop
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 CONFIG = """\
 leads:
@@ -45,7 +45,7 @@ def label_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_validate_counts_labels_from_the_column(label_only: Path) -> None:
     """It validates a label-only table: labels from the column, warnings for ids and dates."""
-    done = run_cli("validate", "--out", "validate.json", cwd=label_only)
+    done = invoke_cli("validate", "--out", "validate.json", cwd=label_only)
     assert done.returncode == 0, done.stderr
     record = json.loads((label_only / "validate.json").read_text())
     counts = record["lead_counts"]
@@ -58,7 +58,7 @@ def test_validate_counts_labels_from_the_column(label_only: Path) -> None:
 
 def test_inspect_names_the_label(label_only: Path) -> None:
     """It inspects a label-only table and shows the label column's role."""
-    done = run_cli("inspect", "data/export.csv", cwd=label_only)
+    done = invoke_cli("inspect", "data/export.csv", cwd=label_only)
     assert done.returncode == 0, done.stderr
     assert "Converted" in done.stdout and "label" in done.stdout
 
@@ -66,7 +66,7 @@ def test_inspect_names_the_label(label_only: Path) -> None:
 def test_run_trains_one_model_with_a_random_holdout(label_only: Path) -> None:
     """It runs the loop on a label-only table: exit 0, a stratified random holdout with the
     warning in the record and the report, and one model registered as champion."""
-    done = run_cli("run", cwd=label_only)
+    done = invoke_cli("run", cwd=label_only)
     assert done.returncode == 0, done.stderr
     assert "out-of-time evaluation is not possible" in " ".join(done.stderr.split())
     assert "registered as champion" in " ".join(done.stdout.split())
@@ -91,11 +91,11 @@ def test_run_trains_one_model_with_a_random_holdout(label_only: Path) -> None:
 def test_second_run_on_the_same_table_trains_nothing(label_only: Path) -> None:
     """It trains nothing on a second run over the table the champion learned from: the run is
     skipped as nothing new, and even a forced run trains no challenger."""
-    done = run_cli("run", "--json", cwd=label_only)
+    done = invoke_cli("run", "--json", cwd=label_only)
     assert done.returncode == 0, done.stderr
     skipped = json.loads(done.stdout)
     assert skipped["outcome"] == "nothing new" and skipped["champion"] == "1"
-    done = run_cli("run", "--json", "--force", cwd=label_only)
+    done = invoke_cli("run", "--json", "--force", cwd=label_only)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["decision"]["verdict"] == "keep"

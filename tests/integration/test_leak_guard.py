@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 from tests.leaky import HONEST, leaky_export
 
 LEAKS = ("Lead Number", "lead_score", "Tags", "Lead Quality")
@@ -31,7 +31,7 @@ def test_inspect_shows_each_leak_with_its_evidence(root: Path, tmp_path: Path) -
     """It lists every flagged column with its check and the figure and threshold behind it."""
     config = tmp_path / "leadloop.yaml"
     config.write_text("leads:\n  label_column: converted\n")
-    done = run_cli(
+    done = invoke_cli(
         "inspect",
         str(root / "data" / "with_label.csv"),
         "--config",
@@ -53,7 +53,7 @@ def test_inspect_shows_each_leak_with_its_evidence(root: Path, tmp_path: Path) -
 
 def test_a_run_excludes_the_leaks_and_records_why(root: Path) -> None:
     """It trains without the leaks, naming each in the warnings, run.json and the report."""
-    done = run_cli("run", "--json", cwd=root)
+    done = invoke_cli("run", "--json", cwd=root)
     assert done.returncode in (0, 3), done.stderr
     latest = root / "reports" / "latest"
     record = json.loads((latest / "run.json").read_text())
@@ -73,7 +73,7 @@ def test_a_run_excludes_the_leaks_and_records_why(root: Path) -> None:
 def test_inspect_labels_the_configured_leads_from_the_outcomes_file(root: Path) -> None:
     """It labels the configured leads file from the configured outcomes, as a run would, so the
     guard's findings show before any run (the leads file has no label column)."""
-    done = run_cli("inspect", "data/leads.csv", cwd=root, env={"COLUMNS": "250"})
+    done = invoke_cli("inspect", "data/leads.csv", cwd=root, env={"COLUMNS": "250"})
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     for name in LEAKS:

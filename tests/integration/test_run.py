@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 
 
 def _client(root: Path) -> MlflowClient:
@@ -31,7 +31,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
     )
     outputs = []
     for _ in range(2):
-        done = run_cli("run", "--force", cwd=root)  # the same data twice: retrain anyway
+        done = invoke_cli("run", "--force", cwd=root)  # the same data twice: retrain anyway
         assert done.returncode in (0, 3), done.stderr
         outputs.append(done.stdout)
     return root, outputs
@@ -148,7 +148,7 @@ def test_bad_input_writes_nothing(project: Path) -> None:
     ids[5] = ids[2]
     leads["lead_id"] = ids
     leads.to_csv(project / "data" / "leads.csv", index=False)
-    done = run_cli("run", cwd=project)
+    done = invoke_cli("run", cwd=project)
     assert done.returncode == 2
     message = done.stderr.strip()
     assert len(message.splitlines()) == 1, message
@@ -160,7 +160,7 @@ def test_bad_input_writes_nothing(project: Path) -> None:
 def test_missing_file_exit_2(tmp_path: Path) -> None:
     """It exits 2 naming a configured file that does not exist."""
     (tmp_path / "leadloop.yaml").write_text("leads:\n  path: nowhere.csv\n")
-    done = run_cli("run", cwd=tmp_path)
+    done = invoke_cli("run", cwd=tmp_path)
     assert done.returncode == 2
     assert "nowhere.csv" in done.stderr and "file not found" in done.stderr
     assert not (tmp_path / ".leadloop").exists()
@@ -169,7 +169,7 @@ def test_missing_file_exit_2(tmp_path: Path) -> None:
 def test_config_typo_exit_2(tmp_path: Path) -> None:
     """It exits 2 naming a misspelt configuration key."""
     (tmp_path / "leadloop.yaml").write_text("lables:\n  maturity_days: 30\n")
-    done = run_cli("run", cwd=tmp_path)
+    done = invoke_cli("run", cwd=tmp_path)
     assert done.returncode == 2
     assert "unknown key 'lables'" in done.stderr
 
@@ -183,23 +183,23 @@ def test_promote_and_rollback_through_the_cli(two_runs: tuple[Path, list[str]]) 
     client = _client(root)
     before = str(client.get_model_version_by_alias("lead-scorer", "champion").version)
     target = "2" if before != "2" else "3"
-    done = run_cli("promote", target, "--reason", "reviewed the report", cwd=root)
+    done = invoke_cli("promote", target, "--reason", "reviewed the report", cwd=root)
     assert done.returncode == 0, done.stderr
     moved = client.get_model_version_by_alias("lead-scorer", "champion")
     assert str(moved.version) == target
     assert moved.tags["promotion_reason"] == "reviewed the report"
     assert moved.tags["previous_champion"] == before
-    assert run_cli("promote", target, "--reason", "again", cwd=root).returncode == 2
-    assert run_cli("rollback", cwd=root).returncode == 0
+    assert invoke_cli("promote", target, "--reason", "again", cwd=root).returncode == 2
+    assert invoke_cli("rollback", cwd=root).returncode == 0
     assert str(client.get_model_version_by_alias("lead-scorer", "champion").version) == before
-    missing = run_cli("promote", "99", "--reason", "x", cwd=root)
+    missing = invoke_cli("promote", "99", "--reason", "x", cwd=root)
     assert missing.returncode == 2 and "no version 99" in missing.stderr
 
 
 def test_history_lists_versions_and_decisions(two_runs: tuple[Path, list[str]]) -> None:
     """It prints every registered version and writes reports/history.html with the decisions."""
     root, _ = two_runs
-    done = run_cli("history", cwd=root, env={"COLUMNS": "200"})
+    done = invoke_cli("history", cwd=root, env={"COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     for version in ("v1", "v2", "v3"):
         assert version in done.stdout

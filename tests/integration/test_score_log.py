@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
-from leadloop.data.score_log import first_propensities, log_scores, read_score_log
-from leadloop.data.store import FeedbackStore
+from leadloop.data.score_log import (
+    first_propensities,
+    log_score_table,
+    log_scores,
+    read_score_log,
+)
+from leadloop.data.store import SCORES, FeedbackStore
 from tests.integration.conftest import store_database
 
 
@@ -94,3 +103,54 @@ def test_a_lead_keeps_the_propensity_of_its_first_policy_batch(store_url: str) -
     found = first_propensities(read_score_log(store))
     assert found.to_dict() == {"L0": 0.2, "L1": 0.2, "L2": 0.2, "L3": 0.9, "L4": 0.9}
     store.dispose()
+
+
+def test_a_table_is_logged_as_its_records(store_url: str) -> None:
+    """It logs a table of score records (batch scoring's path) exactly as the same records one
+    by one: the same rows read back, a zoned time as naive UTC, absent policy columns missing,
+    and a repeated table adds nothing."""
+    by_records, by_table = FeedbackStore(store_url), FeedbackStore(store_url)
+    records = _records(range(60))
+    log_scores(by_records, records, batch_id="rows")
+    paris = datetime(2025, 3, 1, 13, tzinfo=ZoneInfo("Europe/Paris"))  # 12:00 UTC
+    zoned = [{**r, "scored_at": paris} for r in records]
+    schema = pa.schema(
+        [
+            ("lead_id", pa.string()),
+            ("probability", pa.float64()),
+            ("model_version", pa.string()),
+            ("scored_at", pa.timestamp("s", tz="Europe/Paris")),
+            ("priority", pa.int64()),
+            ("explored", pa.bool_()),
+            ("propensity", pa.float64()),
+        ]
+    )
+    table = pa.Table.from_pylist(zoned, schema=schema)
+    assert log_score_table(by_table, table, batch_id="table", chunk_rows=25) == 60
+    assert log_score_table(by_table, table, batch_id="table", chunk_rows=25) == 0
+    plain = table.drop_columns(["priority", "explored", "propensity"])
+    assert log_score_table(by_table, plain, batch_id="plain") == 60
+    log = read_score_log(by_records)
+    rows = log[log["batch_id"] == "rows"].drop(columns="batch_id").reset_index(drop=True)
+    tabled = log[log["batch_id"] == "table"].drop(columns="batch_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, tabled)
+    assert str(tabled["scored_at"].iloc[0]) == "2025-03-01 12:00:00"
+    assert (
+        log.loc[log["batch_id"] == "plain", ["priority", "explored", "propensity"]]
+        .isna()
+        .all()
+        .all()
+    )
+    with by_table.engine.begin() as conn:  # SQLAlchemy's own insert, for the stored form
+        conn.execute(SCORES.insert(), _row(records[0], "core"))
+        query = "SELECT batch_id, scored_at, explored FROM score_log WHERE lead_id = 'L0'"
+        forms = {batch: (at, explored) for batch, at, explored in conn.exec_driver_sql(query)}
+    assert forms["rows"] == forms["table"] == forms["core"]
+    by_records.dispose()
+    by_table.dispose()
+
+
+def _row(record: dict[str, Any], batch_id: str) -> dict[str, Any]:
+    """A record as SQLAlchemy Core takes it (Python values, times naive UTC)."""
+    moment = pd.Timestamp(record["scored_at"]).tz_convert("UTC").tz_localize(None)
+    return {**record, "batch_id": batch_id, "scored_at": moment.to_pydatetime()}

@@ -18,7 +18,7 @@ from leadloop.config import load_settings
 from leadloop.data.store import EVENTS, FeedbackStore
 from leadloop.errors import InputError
 from leadloop.pipeline import load_inputs, run_loop
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli
 from tests.integration.conftest import fresh_postgres, settings_for, store_database
 
 
@@ -111,7 +111,7 @@ def test_an_empty_store_is_a_clear_error(project: Path) -> None:
     with pytest.raises(InputError, match="holds no outcome events yet"):
         load_inputs(settings_for(project, outcomes="store"))
     shutil.rmtree(project / ".leadloop", ignore_errors=True)
-    done = run_cli("run", cwd=project, env={"LEADLOOP_OUTCOMES": "store"})
+    done = invoke_cli("run", cwd=project, env={"LEADLOOP_OUTCOMES": "store"})
     assert done.returncode == 2 and "holds no outcome events yet" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -169,7 +169,7 @@ def test_bad_stored_rows_are_excluded_and_counted_not_fatal(project: Path, backe
             assert f"1 with {reason} ({eid})" in warning, warning
         if backend == "sqlite":
             assert "1 with occurred_at unreadable (bad-text)" in warning
-        done = run_cli(
+        done = invoke_cli(
             "validate",
             cwd=project,
             env={f"LEADLOOP_{k.upper()}": v for k, v in env.items()},

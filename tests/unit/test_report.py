@@ -312,13 +312,13 @@ def test_renders_an_older_record(run: LoopResult) -> None:
 
 def test_rerender_through_the_cli(run: LoopResult) -> None:
     """It re-renders an old run's report with `leadloop report RUN_ID`."""
-    from tests.conftest import run_cli
+    from tests.conftest import invoke_cli
 
     path = run.report_dir / "report.html"
     before = path.read_text()
     path.unlink()
-    done = run_cli("report", run.record.run, cwd=Path(run.report_dir).parents[1])
+    done = invoke_cli("report", run.record.run, cwd=Path(run.report_dir).parents[1])
     assert done.returncode == 0, done.stderr
     assert path.read_text() == before
-    missing = run_cli("report", "no-such-run", cwd=Path(run.report_dir).parents[1])
+    missing = invoke_cli("report", "no-such-run", cwd=Path(run.report_dir).parents[1])
     assert missing.returncode == 2

@@ -40,10 +40,12 @@ EVENTS = sa.Table(
     sa.Column("received_at", sa.DateTime(), nullable=False),
 )
 # The score log: every score served, with the work-allocation policy's draw (data/score_log.py).
+# The key's first column, lead_id, serves look-ups by lead: no second index to keep up on bulk
+# writes (stores created before keep theirs; nothing reads it differently).
 SCORES = sa.Table(
     "score_log",
     METADATA,
-    sa.Column(LEAD_ID, sa.String(200), nullable=False, index=True),
+    sa.Column(LEAD_ID, sa.String(200), nullable=False),
     sa.Column("model_version", sa.String(50), nullable=False),
     sa.Column("batch_id", sa.String(200), nullable=False),
     sa.Column("probability", sa.Float(), nullable=False),
