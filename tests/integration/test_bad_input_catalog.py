@@ -9,9 +9,7 @@ shell sees.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from leadloop.cli import app
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 Mutate = Callable[[Path], object]  # changes the project at a path (what it returns is unused)
 
@@ -524,7 +520,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
         leads_path=root / "data" / "leads.csv",
         outcomes_path=root / "data" / "outcomes.csv",
     )
-    done = run_cli("run", cwd=root)
+    done = invoke_cli("run", cwd=root)
     assert done.returncode in (0, 3), done.stderr
     return root
 
@@ -541,11 +537,8 @@ def _attempt(case: Case, baseline: Path, root: Path) -> tuple[int, str, bool]:
     shutil.copytree(baseline, root)
     before = _fingerprint(root)
     case.mutate(root)
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LEADLOOP_")}
-    env.update(case.extra)
-    with contextlib.chdir(root):
-        done = CliRunner().invoke(app, ["run", *case.args], env=env)
-    return done.exit_code, done.stderr.strip(), _fingerprint(root) == before
+    done = invoke_cli("run", *case.args, cwd=root, env=case.extra)
+    return done.returncode, done.stderr.strip(), _fingerprint(root) == before
 
 
 def _problems(case: Case, code: int, message: str, untouched: bool) -> list[str]:
@@ -625,8 +618,6 @@ def test_inspect_refuses_what_run_refuses(
     shutil.copytree(baseline, root)
     case.mutate(root)
     target = "data/leads.parquet" if "Parquet" in name else "data/leads.csv"
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LEADLOOP_")}
-    with contextlib.chdir(root):
-        done = CliRunner().invoke(app, ["inspect", target], env=env)
-    problems = _problems(Case(name, case.mutate, words), done.exit_code, done.stderr.strip(), True)
+    done = invoke_cli("inspect", target, cwd=root)
+    problems = _problems(Case(name, case.mutate, words), done.returncode, done.stderr.strip(), True)
     assert not problems, f"{problems} :: {done.stderr[:300]}"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadloop.config import load_settings
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 
 def test_init_writes_valid_config(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_init_writes_valid_config(tmp_path: Path) -> None:
 
 def test_generate_writes_three_files(tmp_path: Path) -> None:
     """It writes leads, outcomes and truth files of the requested size."""
-    done = run_cli("generate", "--n-leads", "500", "--months", "6", "--out", "d", cwd=tmp_path)
+    done = invoke_cli("generate", "--n-leads", "500", "--months", "6", "--out", "d", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     leads = pd.read_csv(tmp_path / "d" / "leads.csv")
     truth = pd.read_csv(tmp_path / "d" / "truth.csv")
@@ -30,7 +30,7 @@ def test_generate_writes_three_files(tmp_path: Path) -> None:
 
 def test_validate_prints_label_counts(project: Path) -> None:
     """It prints lead statuses and event exclusions without training or writing anything."""
-    done = run_cli("validate", cwd=project)
+    done = invoke_cli("validate", cwd=project)
     assert done.returncode == 0, done.stderr
     assert "censored" in done.stdout
     assert not (project / ".leadloop").exists()

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 
 def test_json_decision_on_stdout(project: Path) -> None:
     """It prints the decision record as JSON on stdout with --json and exits 0 or 3 to match,
     stating the champion the registry holds after the run."""
-    done = run_cli("run", "--json", cwd=project)
+    done = invoke_cli("run", "--json", cwd=project)
     record = json.loads(done.stdout)
     verdict = record["decision"]["verdict"]
     assert verdict in {"promote", "keep", "block"}

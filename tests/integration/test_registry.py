@@ -27,7 +27,7 @@ from leadloop.lineage import unchanged_since_last
 from leadloop.locking import registry_lock
 from leadloop.pipeline import promote, rollback, run_loop
 from leadloop.tracking import ModelRegistry, RunLog
-from tests.conftest import SMALL, run_cli
+from tests.conftest import SMALL, invoke_cli, run_cli
 from tests.integration.conftest import fresh_postgres
 
 CHANGED = "champion changed during the run"
@@ -127,7 +127,7 @@ def test_nothing_new_skips_training(first_run: Path, tmp_path: Path) -> None:
     """It skips a run whose data, settings, code and champion are as the last run left them,
     exits 0 and records the skip; anything changed makes the next run train."""
     root = _copy(first_run, tmp_path)
-    done = run_cli("run", "--json", cwd=root)
+    done = invoke_cli("run", "--json", cwd=root)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["outcome"] == "nothing new" and summary["champion"] == "2"
@@ -148,7 +148,7 @@ def test_nothing_new_skips_training(first_run: Path, tmp_path: Path) -> None:
 def test_shared_setting_refuses_a_local_store(tmp_path: Path) -> None:
     """It refuses to run on a local store when leadloop.yaml says the registry must be shared."""
     (tmp_path / "leadloop.yaml").write_text("tracking:\n  shared: true\n")
-    done = run_cli("run", cwd=tmp_path)
+    done = invoke_cli("run", cwd=tmp_path)
     assert done.returncode == 2
     assert "shared registry required" in " ".join(done.stderr.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leadloop.yaml"]
@@ -161,7 +161,7 @@ def test_promote_if_champion_refuses_a_moved_champion(first_run: Path, tmp_path:
     assert done.returncode == 4, done.stderr
     assert "champion changed during the command (v1 -> v2)" in " ".join(done.stderr.split())
     assert ModelRegistry(_settings(root)).alias_version("champion") == "2"
-    done = run_cli("promote", "1", "--reason", "reviewed", "--if-champion", "2", cwd=root)
+    done = invoke_cli("promote", "1", "--reason", "reviewed", "--if-champion", "2", cwd=root)
     assert done.returncode == 0, done.stderr
     assert "champion: v2 -> v1" in done.stdout
 

@@ -11,7 +11,7 @@ import pytest
 
 from leadloop.batch import load_scorer, score_file
 from leadloop.errors import InputError
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 from tests.integration.conftest import settings_for
 
 
@@ -24,7 +24,7 @@ def test_scores_a_csv_into_parquet(registered: Path, leads: pd.DataFrame, tmp_pa
     """It writes one score record per lead, in input order, with the champion's version."""
     source = tmp_path / "in.csv"
     leads.to_csv(source, index=False)
-    done = run_cli("score", str(source), "-o", str(tmp_path / "out.parquet"), cwd=registered)
+    done = invoke_cli("score", str(source), "-o", str(tmp_path / "out.parquet"), cwd=registered)
     assert done.returncode == 0, done.stderr
     assert "scored 1,500 leads with v1" in done.stdout
     out = pd.read_parquet(tmp_path / "out.parquet")
@@ -66,7 +66,7 @@ def test_a_named_version_and_no_reasons(
     source = tmp_path / "in.csv"
     leads.head(50).to_csv(source, index=False)
     out = tmp_path / "out.csv"
-    done = run_cli(
+    done = invoke_cli(
         "score", str(source), "-o", str(out), "--model", "2", "--reasons", "0", cwd=registered
     )
     assert done.returncode == 0, done.stderr
@@ -100,7 +100,8 @@ def test_unknown_categories_and_gaps_are_scored(
 def test_a_missing_model_column_fails_before_any_work(
     registered: Path, leads: pd.DataFrame, tmp_path: Path
 ) -> None:
-    """It exits 2 naming the column and writes no output when a needed column is absent."""
+    """It exits 2 naming the column and writes no output when a needed column is absent (a real
+    process: the exit status and stderr a shell sees from `leadloop score`)."""
     source = tmp_path / "in.csv"
     leads.drop(columns=["pages_viewed"]).to_csv(source, index=False)
     out = tmp_path / "out.csv"
@@ -130,7 +131,7 @@ def test_without_a_registry_it_says_what_to_do(tmp_path: Path) -> None:
     """It exits 2 telling the user to run the loop first when nothing is registered."""
     source = tmp_path / "in.csv"
     source.write_text("lead_id,pages_viewed\nL1,3\n")
-    done = run_cli("score", str(source), "-o", str(tmp_path / "o.csv"), cwd=tmp_path)
+    done = invoke_cli("score", str(source), "-o", str(tmp_path / "o.csv"), cwd=tmp_path)
     assert done.returncode == 2 and "leadloop run" in done.stderr
 
 
@@ -138,7 +139,7 @@ def test_refuses_to_overwrite_its_input(registered: Path, tmp_path: Path) -> Non
     """It exits 2 rather than replace the input file with scores."""
     source = tmp_path / "in.csv"
     pd.read_csv(registered / "data" / "leads.csv", nrows=5).to_csv(source, index=False)
-    done = run_cli("score", str(source), "-o", str(source), cwd=registered)
+    done = invoke_cli("score", str(source), "-o", str(source), cwd=registered)
     assert done.returncode == 2 and "overwrite the input" in done.stderr
 
 
@@ -189,7 +190,7 @@ def test_the_cli_scores_under_a_policy_into_a_named_batch(
     env = {"LEADLOOP_POLICY__CAPACITY": "30", "LEADLOOP_SERVE__STORE_URL": store_url}
     for name in ("a.csv", "b.csv"):
         args = ("score", str(source), "-o", str(tmp_path / name), "--batch-id", "week-1")
-        done = run_cli(*args, cwd=registered, env=env)
+        done = invoke_cli(*args, cwd=registered, env=env)
         assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "a.csv")
     assert (out["priority"] <= 30).sum() == 30 and out["propensity"].gt(0).all()

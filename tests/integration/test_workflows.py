@@ -7,13 +7,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli, run_cli
 
 ROOT = Path(__file__).parents[2]
 RETRAIN = ROOT / ".github" / "workflows" / "retrain.yml"
@@ -46,19 +47,26 @@ def _loop_command() -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("uri", "said"),
+    ("uri", "said", "leadloop"),
     [
-        ("sqlite:///.leadloop/mlflow.db", "is a local store that is lost with this machine"),
-        ("", "tracking.uri is empty"),  # what a job sees when the secret is not set
-        ("postgresql+psycopg://ci@db.example/mlflow", "inside this checkout"),
+        # a real process once, for the exit status the workflow's next step reads
+        (
+            "sqlite:///.leadloop/mlflow.db",
+            "is a local store that is lost with this machine",
+            run_cli,
+        ),
+        ("", "tracking.uri is empty", invoke_cli),  # what a job sees when the secret is not set
+        ("postgresql+psycopg://ci@db.example/mlflow", "inside this checkout", invoke_cli),
     ],
 )
-def test_retrain_refuses_a_throwaway_store(tmp_path: Path, uri: str, said: str) -> None:
+def test_retrain_refuses_a_throwaway_store(
+    tmp_path: Path, uri: str, said: str, leadloop: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """It exits 2 with one line and writes nothing when the workflow's own command would track
     into a store that dies with the runner."""
     env = _steps()["Run the loop"]["env"]
     assert env["LEADLOOP_TRACKING__URI"] == "${{ secrets.LEADLOOP_TRACKING_URI }}"
-    done = run_cli(*_loop_command(), cwd=tmp_path, env={"LEADLOOP_TRACKING__URI": uri})
+    done = leadloop(*_loop_command(), cwd=tmp_path, env={"LEADLOOP_TRACKING__URI": uri})
     assert done.returncode == 2, done.stdout + done.stderr
     message = " ".join(done.stderr.split())
     assert message.startswith("error: shared registry required") and said in message

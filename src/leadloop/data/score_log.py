@@ -10,6 +10,7 @@ which retraining and evaluation use to undo the loop's influence on which outcom
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -100,25 +101,47 @@ def _insert(store: FeedbackStore, chunks: Iterable[Sequence[Sequence[Any]]]) -> 
     several times faster than a Core insert, which builds a parameter dictionary per row."""
     try:
         with store.engine.begin() as conn:
-            compiled = _insert_ignoring_repeats(store).compile(
-                dialect=conn.dialect, column_keys=list(LOG_COLUMNS)
-            )
-            order = list(compiled.positiontup or LOG_COLUMNS)
-            at = [LOG_COLUMNS.index(name) for name in order]
-            binders = [_binder(conn.dialect, name) for name in order]
+            insert = _statement(conn.dialect)
             new = 0
             for columns in chunks:
                 bound = [
-                    _bound(columns[i], bind, few=name in FEW_VALUES)
-                    for name, i, bind in zip(order, at, binders, strict=True)
+                    _bound(columns[LOG_COLUMNS.index(name)], bind, few=name in FEW_VALUES)
+                    for name, bind in zip(insert.order, insert.binders, strict=True)
                 ]
                 params: list[Any] = list(zip(*bound, strict=True))
-                if not compiled.positional:
-                    params = [dict(zip(order, values, strict=True)) for values in params]
-                new += max(conn.exec_driver_sql(str(compiled), params).rowcount, 0)
+                if not insert.positional:
+                    params = [dict(zip(insert.order, values, strict=True)) for values in params]
+                new += max(conn.exec_driver_sql(insert.sql, params).rowcount, 0)
     except SQLAlchemyError as err:
         raise StoreError(f"score log in {store.safe_url}: {_first_line(err)}") from err
     return new
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """The insert-or-ignore as the driver takes it: its SQL, its parameters' order and form,
+    and how each parameter is bound."""
+
+    sql: str
+    order: tuple[str, ...]
+    positional: bool
+    binders: tuple[Callable[[Any], Any] | None, ...]
+
+
+_STATEMENTS: dict[tuple[str, str], _Insert] = {}
+
+
+def _statement(dialect: sa.Dialect) -> _Insert:
+    """The insert for ``dialect``, compiled once per process (the API logs every request)."""
+    key = (dialect.name, str(dialect.paramstyle))
+    if key not in _STATEMENTS:
+        compiled = _insert_ignoring_repeats(dialect.name).compile(
+            dialect=dialect, column_keys=list(LOG_COLUMNS)
+        )
+        order = tuple(compiled.positiontup or LOG_COLUMNS)
+        binders = tuple(_binder(dialect, name) for name in order)
+        _STATEMENTS[key] = _Insert(str(compiled), order, bool(compiled.positional), binders)
+    return _STATEMENTS[key]
 
 
 def _binder(dialect: sa.Dialect, name: str) -> Callable[[Any], Any] | None:
@@ -195,8 +218,7 @@ def _naive_utc(stamp: Any) -> datetime:
     return moment.to_pydatetime()
 
 
-def _insert_ignoring_repeats(store: FeedbackStore) -> Any:
-    name = store.engine.dialect.name
+def _insert_ignoring_repeats(name: str) -> Any:
     if name == "postgresql":
         return postgresql.insert(SCORES).on_conflict_do_nothing(index_elements=list(KEY))
     if name == "sqlite":
