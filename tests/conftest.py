@@ -69,7 +69,7 @@ def invoke_cli(
     overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LEADLOOP_")}
     overrides.update(env or {})
     with _process_state_restored(), contextlib.chdir(cwd):
-        done = CliRunner().invoke(app, list(args), env=overrides)
+        done = CliRunner().invoke(app, list(args), env=overrides, prog_name="leadloop")
     stderr = done.stderr
     if done.exception is not None and not isinstance(done.exception, SystemExit):
         stderr += "".join(traceback.format_exception(done.exception))
