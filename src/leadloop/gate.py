@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 Verdict = Literal["promote", "keep", "block"]
 CHANGE_EXPLAINS = ("champion_fit", "suspicious_share")  # a changed world explains these
 OFF_POLICY = "off_policy_auc_gain"
+DRIFT = "top_feature_drift"
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def decide(
         verdict: Verdict = "block"
         reasons = [c.detail for c in blocked]
     elif failed:
-        verdict, reasons = "keep", [c.detail for c in failed]
+        verdict, reasons = "keep", [c.detail for c in failed] + _named_drift(results)
     else:
         verdict = "promote"
         shown = ("auc_gain", OFF_POLICY, "recall_at_capacity")
@@ -213,12 +214,16 @@ def _world_changed(ev: Evidence, policy: GateConfig) -> bool:
 
 def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     """Severe drift in one of the champion's top features (ranked by mean |contribution|, as
-    in the report) blocks, unless the challenger has proven itself on the drifted leads; severe
-    drift elsewhere is named, never hidden.
+    in the report) blocks unless the labels of the drifted leads speak for a model; severe drift
+    anywhere is named, never hidden.
 
-    The holdout is the newest labelled period, so a challenger whose gain is proven there was
-    judged on the very population that moved: the drift then explains why the champion fell
-    behind (a changed market), and is named in the reasons rather than stopping the loop.
+    Drift is a warning sign for a champion whose labels are not in yet; here the holdout is the
+    newest labelled period, the very population that moved, so its labels decide. A challenger
+    whose gain is proven there explains the drift (a changed market, named in the reasons). A
+    champion that still ranks those labels as its own probabilities predict (``champion_fit``
+    passed against its null) has not been hurt by the drift: the verdict is then up to the
+    improvement checks, with the drift named. Only without either (no gain proven, and the
+    champion's fit failed or not assessed) does it block for review.
     """
     if ev.drift is None:
         detail = "Not run: the champion stores no drift reference, or there are no new leads."
@@ -228,13 +233,20 @@ def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     in_top = [name for name in severe if name in top]
     elsewhere = [name for name in severe if name not in top]
     proven = _world_changed(ev, policy)
-    ok = not in_top or not policy.block_on_drift or proven
+    holds = ev.label_quality is not None and ev.label_quality.check("champion_fit").passed is True
+    ok = not in_top or not policy.block_on_drift or proven or holds
     ranked = f"the champion's top {len(top)} features by mean |contribution|: {', '.join(top)}"
     if in_top and proven:
         detail = (
             f"Explained by a changed world: severe drift in top feature(s) {', '.join(in_top)} "
             f"({ranked}); the challenger, judged on these newest leads, ranks them clearly "
             "better."
+        )
+    elif in_top and holds:
+        detail = (
+            f"Severe drift in top feature(s) {', '.join(in_top)} ({ranked}), but the champion "
+            "still ranks the drifted leads' outcomes as its own probabilities predict (see "
+            "champion_fit): the drift has not hurt it."
         )
     elif in_top:
         detail = (
@@ -247,6 +259,11 @@ def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     if elsewhere:
         detail += f" Severe drift outside them: {', '.join(elsewhere)}."
     return Outcome(float(len(in_top)), 0.0, ok, detail)
+
+
+def _named_drift(checks: list[Check]) -> list[str]:
+    """A kept champion's reasons name severe drift in its top features that did not block."""
+    return [c.detail for c in checks if c.name == DRIFT and c.passed and (c.value or 0) > 0]
 
 
 def _changed_world(ev: Evidence, checks: list[Check]) -> list[str]:
@@ -387,7 +404,7 @@ CHECKS: tuple[GateCheck, ...] = (
     GateCheck("holdout_minority", True, _holdout_size),
     GateCheck("champion_feature_policy", True, _feature_policy),
     *(GateCheck(name, True, _label_check(name)) for name in CHECK_NAMES),
-    GateCheck("top_feature_drift", True, _drift_check),
+    GateCheck(DRIFT, True, _drift_check),
     GateCheck("auc_gain", False, _auc_gain),
     GateCheck(OFF_POLICY, False, _off_policy_gain),
     GateCheck("recall_at_capacity", False, _recall),

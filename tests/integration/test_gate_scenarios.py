@@ -104,14 +104,19 @@ def test_shuffled_labels_block_and_say_no_signal(tmp_path: Path, clean: Syntheti
 
 
 def test_covariate_drift_in_top_feature_is_flagged(tmp_path: Path) -> None:
-    """It flags severe drift in a top feature and blocks for review."""
+    """It names severe drift in a top feature, in the check and the reasons; the champion
+    still fits the drifted leads' outcomes and no gain is proven, so it is kept, not blocked
+    (tests/unit/test_gate.py: the block when the champion's fit fails or is not assessed)."""
     drifted = generate(
         SyntheticSpec(n_leads=N, months=12, seed=5, covariate_drift=1.0, drift_start_month=9)
     )
     _write(tmp_path, drifted)
     result = run_loop(_settings(tmp_path))
-    assert result.decision.verdict == "block"
-    assert "top_feature_drift" in _failed(result)
+    checks = {c.name: c for c in result.decision.checks}
+    assert result.decision.verdict == "keep"
+    assert checks["champion_fit"].passed and not checks["auc_gain"].passed
+    assert checks["top_feature_drift"].passed and checks["top_feature_drift"].value
+    assert any("has not hurt it" in r for r in result.decision.reasons)
     severe = result.record.to_dict()["assessment"]["drift"]["severe"]
     assert set(severe) & {"company_size", "lead_source", "pages_viewed"}
     shown = result.record.importance["champion"]

@@ -171,8 +171,7 @@ def test_label_checks_not_assessed_show_not_run() -> None:
 
 
 def test_drift_in_a_top_feature_is_explained_by_a_proven_gain() -> None:
-    """It promotes a challenger proven better on the drifted newest leads, naming the drift,
-    and blocks for review when no gain is proven there."""
+    """It promotes a challenger proven better on the drifted newest leads, naming the drift."""
     top = ["web_visits_30d", "b"]
     proven = _evidence(
         drift=_drift("web_visits_30d"), top_features=top, label_quality=_labels(fit=True)
@@ -180,14 +179,32 @@ def test_drift_in_a_top_feature_is_explained_by_a_proven_gain() -> None:
     decision = decide(proven, POLICY)
     assert decision.verdict == "promote"
     assert any("web_visits_30d" in r for r in decision.reasons)
-    unproven = _evidence(
-        gain=0.0,
-        lower=-0.02,
-        drift=_drift("web_visits_30d"),
-        top_features=top,
-        label_quality=_labels(fit=True),
-    )
-    assert decide(unproven, POLICY).verdict == "block"
+
+
+def test_drift_without_a_proven_gain_blocks_only_when_the_champion_does_not_hold() -> None:
+    """Without a proven gain, it keeps a champion that still fits the drifted leads' labels
+    (naming the drift in the reasons), and blocks for review when its fit failed or the labels
+    were not assessed."""
+    top = ["web_visits_30d", "b"]
+
+    def unproven(labels: LabelQuality | None) -> Evidence:
+        return _evidence(
+            gain=0.0,
+            lower=-0.02,
+            drift=_drift("web_visits_30d"),
+            top_features=top,
+            label_quality=labels,
+        )
+
+    holds = decide(unproven(_labels(fit=True)), POLICY)
+    assert holds.verdict == "keep"
+    assert any("web_visits_30d" in r and "has not hurt it" in r for r in holds.reasons)
+    drift = next(c for c in holds.checks if c.name == "top_feature_drift")
+    assert drift.passed is True and drift.value == 1.0
+    assert decide(unproven(_labels(fit=False)), POLICY).verdict == "block"
+    blocked = decide(unproven(None), POLICY)
+    assert blocked.verdict == "block"
+    assert any("review before promoting" in r for r in blocked.reasons)
 
 
 def _off_policy(*, lower: float, minority: float) -> object:
