@@ -21,8 +21,9 @@ from leadloop.data import io
 from leadloop.data.schema import prepare_to_score
 from leadloop.data.score_log import log_score_table
 from leadloop.data.store import FeedbackStore
-from leadloop.errors import ConfigError, InputError, RegistryError, redact
+from leadloop.errors import ConfigError, InputError, RegistryError
 from leadloop.policy import Allocation, allocate, policy_rng
+from leadloop.preflight import require_registry
 from leadloop.scoring import POLICY_FIELDS, POLICY_SCHEMA, SCORE_SCHEMA, Scorer, compile_trees
 from leadloop.tracking import ModelRegistry, check_store
 
@@ -52,12 +53,9 @@ def load_scorer(
     With ``scoring.compile: always`` its trees are compiled now; for a ``service`` (unless
     ``never``) they are compiled in the background while LightGBM scores the first requests.
     """
+    require_registry(settings)
     check_store(settings, writing=False)
     tracker = ModelRegistry(settings)
-    if not tracker.store_exists():
-        raise RegistryError(
-            f"no model registry at {redact(settings.tracking_uri())}: run `leadloop run` first"
-        )
     if ref == CHAMPION and tracker.alias_version(CHAMPION) is None:
         raise RegistryError(
             f"model '{settings.tracking.model_name}' has no champion yet: run `leadloop run` first"

@@ -20,6 +20,9 @@ def inspect(
     """Show each column's inferred type, missing share, cardinality and role in the model,
     and the leak guard's evidence for every column it flags."""
     settings = load(config)
+    from leadloop.data.files import check_file
+
+    guard(lambda: check_file(path))
     from rich.markup import escape
     from rich.table import Table
 

@@ -62,6 +62,12 @@ def score(
     settings = load(config)
     if chunk_rows < 1 or (reasons is not None and reasons < 0):
         raise fail("--chunk-rows must be positive and --reasons at least 0")
+    from leadloop.data.files import check_file
+    from leadloop.preflight import require_registry
+
+    if engine == "local":  # Spark takes table names too
+        guard(lambda: check_file(source))
+    guard(lambda: require_registry(settings))
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     from leadloop import batch

@@ -83,6 +83,12 @@ class Settings(Section):
         """The MLflow tracking URI with a relative SQLite path made absolute."""
         return self._absolute_sqlite(self.tracking.uri)
 
+    def tracking_store_missing(self) -> bool:
+        """True when the tracking store is a local SQLite file never created (no registry yet);
+        a file-system test, so callers can answer before MLflow loads."""
+        uri, prefix = self.tracking_uri(), "sqlite:///"
+        return uri.startswith(prefix) and not Path(uri[len(prefix) :]).exists()
+
     def store_url(self) -> str:
         """The feedback store's SQLAlchemy URL with a relative SQLite path made absolute."""
         return self._absolute_sqlite(self.serve.store_url)

@@ -12,13 +12,8 @@ import pyarrow.parquet as pq
 
 from leadloop.config import DEFAULT_MISSING
 from leadloop.data import delimited
-from leadloop.data.reading import (
-    ReadOptions,
-    blank_placeholders,
-    check_file,
-    csv_options,
-    refuse_nested,
-)
+from leadloop.data.files import check_file
+from leadloop.data.reading import ReadOptions, blank_placeholders, csv_options, refuse_nested
 from leadloop.errors import InputError
 
 

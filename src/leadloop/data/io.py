@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from leadloop.data.chunks import TableChunks
-from leadloop.data.reading import TABLE_SUFFIXES, ReadOptions, Table, read_input, read_table
+from leadloop.data.files import TABLE_SUFFIXES
+from leadloop.data.reading import ReadOptions, Table, read_input, read_table
 from leadloop.data.staging import storage_fault
 from leadloop.errors import InputError, StorageError
 

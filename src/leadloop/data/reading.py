@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 
 from leadloop.config import DEFAULT_MISSING
 from leadloop.data import delimited
+from leadloop.data.files import check_file
 from leadloop.errors import InputError
 
 log = logging.getLogger(__name__)
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx")
 Decimal = Literal["auto", ".", ","]
 # A default placeholder as frequent as the real values of a column with few values may be a
 # value itself ("NA" for North America): it is read as missing, and a warning says so.
@@ -97,22 +97,6 @@ def read_input(path: Path, options: ReadOptions | None = None) -> Table:
     if frame.shape[1] > WIDE:  # one block per column as read: consolidated, so later inserts
         frame = frame.copy()  # (lead_id, created_at) stay cheap and pandas does not warn
     return Table(frame, hashlib.sha256(data).hexdigest(), warnings)
-
-
-def check_file(path: Path) -> str:
-    """The suffix of a readable table file; ``InputError`` for a missing, empty or other file."""
-    if not path.exists():
-        raise InputError("file not found", path=str(path))
-    if path.is_dir():
-        raise InputError("is a directory, expected a CSV, Excel or Parquet file", path=str(path))
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise InputError(
-            f"unsupported file type '{suffix}' (use {', '.join(TABLE_SUFFIXES)})", path=str(path)
-        )
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", path=str(path))
-    return suffix
 
 
 def check_width(columns: int, options: ReadOptions, *, source: str) -> None:

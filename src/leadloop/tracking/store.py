@@ -42,8 +42,7 @@ class MlflowStore:
 
     def store_exists(self) -> bool:
         """False when the default SQLite store has never been created (nothing to read)."""
-        prefix = "sqlite:///"
-        return not self.uri.startswith(prefix) or Path(self.uri[len(prefix) :]).exists()
+        return not self.settings.tracking_store_missing()
 
     def lock(self) -> AbstractContextManager[None]:
         """The registry's lock (see ``locking.py``), held while an alias is compared and moved."""
