@@ -20,9 +20,26 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from typer.testing import CliRunner
 
-from leadloop.cli import app
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
+
+
+@contextlib.contextmanager
+def _unset(*names: str) -> Iterator[None]:
+    """The environment without the variables ``names`` for a block, then as it was."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+# Rich fixes a console's size from COLUMNS and LINES when the console is made, and leadloop
+# makes its consoles on import; pytest-xdist's workers start with COLUMNS=80 and LINES=24.
+# Made without them, the consoles read the size whenever they print, so a command run by
+# invoke_cli takes it from the environment it is given, as a subprocess run by run_cli does.
+with _unset("COLUMNS", "LINES"):
+    from leadloop.cli import app
 
 SMALL = SyntheticSpec(n_leads=4000, months=12, seed=3)
 
