@@ -224,8 +224,7 @@ def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) 
             column=column,
             rows=_row_numbers(long),
         )
-    numeric = pd.to_numeric(text.where(present), errors="coerce").notna()
-    numeric |= present & text.str.strip().str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
+    numeric = pd.Series(_numeric_text(text), index=text.index)
     text_only = present & ~numeric
     if not declared and numeric.sum() >= MIXED_SHARE * present.sum() and text_only.any():
         raise InputError(
@@ -235,6 +234,17 @@ def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) 
             column=column,
             rows=_row_numbers(text_only),
         )
+
+
+def _numeric_text(text: pd.Series) -> np.ndarray:
+    """Which cells read as a number (decimal point or comma), tested once per distinct value
+    (a categorical column holds a handful over a million rows); missing cells are not."""
+    codes, uniques = pd.factorize(text)
+    values = pd.Series(uniques, dtype="string")
+    number = pd.to_numeric(values, errors="coerce").notna()
+    number |= values.str.strip().str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
+    found = np.append(number.to_numpy(dtype=bool), False)  # code -1 (missing): the last entry
+    return np.asarray(found[codes], dtype=bool)
 
 
 def _lead_ids(

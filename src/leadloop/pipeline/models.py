@@ -11,6 +11,7 @@ import pandas as pd
 
 from leadloop.columns import CHAMPION, LABEL, LEAD_ID, OCCURRED_AT
 from leadloop.config import Settings
+from leadloop.data.ids import ids_in
 from leadloop.data.labels import YoungLeads, labeled_table, maturity_rule
 from leadloop.errors import InputError
 from leadloop.gate import Decision
@@ -138,7 +139,7 @@ def _same_labels(frame: pd.DataFrame, target: np.ndarray, train_rows: pd.DataFra
     """
     first = pd.Series(target, index=frame[LEAD_ID].to_numpy())
     crm = pd.Series(train_rows[LABEL].to_numpy(), index=train_rows[LEAD_ID].to_numpy())
-    if not crm.index.isin(first.index).all():
+    if not ids_in(crm.index, first.index).all():
         return False
     return bool(np.array_equal(first.reindex(crm.index).to_numpy(), crm.to_numpy()))
 
@@ -148,9 +149,9 @@ def _first_champion_rows(
 ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The first champion's training rows and labels, outside the holdout, and where the labels
     come from: the historical label if there is one, else earlier CRM labels."""
-    holdout_ids = set(data.labeled[LEAD_ID].iloc[data.split.holdout])
+    holdout_ids = data.labeled[LEAD_ID].iloc[data.split.holdout]
     leads = data.inputs.leads.frame
-    keep = ~leads[LEAD_ID].isin(holdout_ids).to_numpy()
+    keep = ~ids_in(leads[LEAD_ID], holdout_ids)
     if data.inputs.leads.history_label is not None:
         y = data.inputs.leads.history_label.to_numpy()
         rows = keep & ~np.isnan(y)
@@ -162,7 +163,7 @@ def _first_champion_rows(
     table = labeled_table(
         leads, labels, maturity_days=maturity_rule(settings.labels, from_column=from_column)
     )
-    table = table[~table[LEAD_ID].isin(holdout_ids)]
+    table = table[~ids_in(table[LEAD_ID], holdout_ids)]
     return table, table[LABEL].to_numpy(), f"CRM labels as of {early:%Y-%m-%d}"
 
 
