@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from leadloop.cli.app import (
     guard,
     load,
 )
+
+if TYPE_CHECKING:
+    from leadloop.config import Settings
 
 CHUNK_ROWS = 100_000  # rows read at a time by `leadloop score` unless --chunk-rows says
 
@@ -62,12 +65,7 @@ def score(
     settings = load(config)
     if chunk_rows < 1 or (reasons is not None and reasons < 0):
         raise fail("--chunk-rows must be positive and --reasons at least 0")
-    from leadloop.data.files import check_file
-    from leadloop.preflight import require_registry
-
-    if engine == "local":  # Spark takes table names too
-        guard(lambda: check_file(source))
-    guard(lambda: require_registry(settings))
+    _refuse_early(settings, source, engine=engine)
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     from leadloop import batch
@@ -94,6 +92,16 @@ def score(
         f"scored {result.rows:,} leads with v{result.model_version} in {result.seconds:.1f} s "
         f"({grades}) -> {result.output}"
     )
+
+
+def _refuse_early(settings: Settings, source: Path, *, engine: str) -> None:
+    """A missing or unreadable input, or no registry yet: said before any heavy import."""
+    from leadloop.data.files import check_file
+    from leadloop.preflight import require_registry
+
+    if engine == "local":  # Spark takes table names too
+        guard(lambda: check_file(source))
+    guard(lambda: require_registry(settings))
 
 
 @app.command()

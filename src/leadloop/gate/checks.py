@@ -1,155 +1,20 @@
-"""The promotion gate: policy plus evidence in, a decision with every check and reason out.
-
-A failed *blocking* check (too few leads of the rarer outcome to decide, a champion that uses a
-column today's policy excludes, untrustworthy labels, severe drift in a top feature) means
-"block": a person must look. A failed *improvement* check (AUC gain not significant, recall at
-capacity lower, calibration off) means "keep": the champion stays and nothing is wrong. Only
-when every check passes is the verdict "promote". A check that could not run says why and
-neither passes nor fails.
-
-The policy is the list ``CHECKS``: each entry names a check, says whether it blocks, and
-evaluates the evidence into an ``Outcome``. Adding a check is one function, one entry, one
-setting (in ``GateConfig`` or its own section) and one test.
-"""
+"""The promotion policy's checks: each a function from the evidence and the gate's settings to
+an ``Outcome`` (its figure, its bar, passed or not, and why in plain words)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
 
 from scipy.stats import norm
 
 from leadloop.config import GateConfig
 from leadloop.evaluate import PairedDifference
+from leadloop.gate.evidence import Evidence, GateCheck, Outcome
 from leadloop.label_quality import CHECK_NAMES
 
-if TYPE_CHECKING:
-    from leadloop.drift import DriftReport
-    from leadloop.influence import OffPolicy
-    from leadloop.label_quality import LabelQuality
-
-Verdict = Literal["promote", "keep", "block"]
 CHANGE_EXPLAINS = ("champion_fit", "suspicious_share")  # a changed world explains these
 OFF_POLICY = "off_policy_auc_gain"
 DRIFT = "top_feature_drift"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One rule of the policy applied to one figure.
-
-    ``passed`` is None when the check could not run (``detail`` says why); ``null_lower`` and
-    ``null_upper`` bound what the figure reads by chance alone, where that is known.
-    """
-
-    name: str
-    value: float | None
-    threshold: float | None
-    passed: bool | None
-    blocking: bool
-    detail: str
-    null_lower: float | None = None
-    null_upper: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ran": self.passed is not None}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What evaluating one check found: its figure, bar, verdict (None: not run) and why."""
-
-    value: float | None
-    threshold: float | None
-    passed: bool | None
-    detail: str
-    null_lower: float | None = None
-    null_upper: float | None = None
-
-
-@dataclass(frozen=True)
-class GateCheck:
-    """One rule of the policy: its name, whether failing it blocks, and how it is evaluated."""
-
-    name: str
-    blocking: bool
-    evaluate: Callable[[Evidence, GateConfig], Outcome]
-
-    def run(self, evidence: Evidence, policy: GateConfig) -> Check:
-        found = self.evaluate(evidence, policy)
-        return Check(
-            self.name,
-            found.value,
-            found.threshold,
-            found.passed,
-            self.blocking,
-            found.detail,
-            found.null_lower,
-            found.null_upper,
-        )
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Everything the gate looks at, computed on the shared holdout and the new data."""
-
-    auc: PairedDifference
-    recall: PairedDifference
-    champion_auc: float
-    challenger_auc: float
-    challenger_ece: float
-    champion_ece: float
-    holdout_positives: int
-    holdout_rows: int
-    ece_noise: float = 0.0
-    top_features: list[str] = field(default_factory=list)
-    drift: DriftReport | None = None
-    label_quality: LabelQuality | None = None
-    policy_conflicts: dict[str, str] = field(default_factory=dict)
-    off_policy: OffPolicy | None = None  # None: no propensities logged for the holdout
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The verdict, the reasons in plain words, every check, and the policy applied."""
-
-    verdict: Verdict
-    reasons: list[str]
-    checks: list[Check]
-    policy: dict[str, Any]
-    decided_by: str = "policy"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "decided_by": self.decided_by,
-            "reasons": self.reasons,
-            "checks": [c.to_dict() for c in self.checks],
-            "policy": self.policy,
-        }
-
-
-def decide(
-    evidence: Evidence, policy: GateConfig, *, checks: tuple[GateCheck, ...] | None = None
-) -> Decision:
-    """Apply the policy (``CHECKS`` unless given) to the evidence."""
-    results = [check.run(evidence, policy) for check in (checks or CHECKS)]
-    blocked = [c for c in results if c.blocking and c.passed is False]
-    failed = [c for c in results if not c.blocking and c.passed is False]
-    if blocked:
-        verdict: Verdict = "block"
-        reasons = [c.detail for c in blocked]
-    elif failed:
-        verdict, reasons = "keep", [c.detail for c in failed] + _named_drift(results)
-    else:
-        verdict = "promote"
-        shown = ("auc_gain", OFF_POLICY, "recall_at_capacity")
-        # An off-policy comparison too small to decide is repeated (not run, but it matters).
-        thin = evidence.off_policy is not None
-        ran = [c for c in results if c.passed is not None or (thin and c.name == OFF_POLICY)]
-        reasons = [c.detail for c in ran if c.name in shown] + _changed_world(evidence, results)
-    return Decision(verdict, reasons, results, policy.model_dump(mode="json"))
 
 
 def _holdout_size(ev: Evidence, policy: GateConfig) -> Outcome:
@@ -259,21 +124,6 @@ def _drift_check(ev: Evidence, policy: GateConfig) -> Outcome:
     if elsewhere:
         detail += f" Severe drift outside them: {', '.join(elsewhere)}."
     return Outcome(float(len(in_top)), 0.0, ok, detail)
-
-
-def _named_drift(checks: list[Check]) -> list[str]:
-    """A kept champion's reasons name severe drift in its top features that did not block."""
-    return [c.detail for c in checks if c.name == DRIFT and c.passed and (c.value or 0) > 0]
-
-
-def _changed_world(ev: Evidence, checks: list[Check]) -> list[str]:
-    """On promotion, name what changed: explained label disagreement and drifted features."""
-    out = [c.detail for c in checks if c.detail.startswith("Explained by a changed world")]
-    if ev.drift is not None:
-        moved = [f.feature for f in ev.drift.features if f.severity != "none"]
-        if moved:
-            out.append(f"Drift (newest leads vs the champion's training data): {', '.join(moved)}.")
-    return out
 
 
 def _decidable_off_policy(ev: Evidence, policy: GateConfig) -> bool:
@@ -399,7 +249,6 @@ def _off_policy_gain(ev: Evidence, policy: GateConfig) -> Outcome:
     return Outcome(diff.lower, policy.min_auc_gain, ok, detail)
 
 
-# The policy, in the order the report shows it: blocking checks first.
 CHECKS: tuple[GateCheck, ...] = (
     GateCheck("holdout_minority", True, _holdout_size),
     GateCheck("champion_feature_policy", True, _feature_policy),
