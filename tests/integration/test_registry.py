@@ -249,3 +249,14 @@ def test_concurrent_runs_on_postgresql_promote_once(tmp_path: Path, pg_tracking:
     _weak_champion(tmp_path, **env)
     outcomes = _race(tmp_path, pg_tracking, env)
     _assert_one_promoted(outcomes, ModelRegistry(settings))
+
+
+def test_history_of_a_store_with_nothing_registered(tmp_path: Path) -> None:
+    """It lists no versions, exit 0, for a store where nothing was registered yet (a promote
+    that was refused created it), instead of an internal error."""
+    refused = invoke_cli("promote", "3", "--reason", "try", cwd=tmp_path)
+    assert refused.returncode == 2 and "no version 3" in refused.stderr
+    assert (tmp_path / ".leadloop" / "mlflow.db").is_file()
+    listed = invoke_cli("history", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "registered versions" in listed.stdout and "internal error" not in listed.stderr

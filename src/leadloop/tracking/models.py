@@ -96,6 +96,8 @@ class ModelRegistry(MlflowStore):
             return []
         client = self.client()
         found = client.search_model_versions(f"name='{self.name}'")
+        if not found:  # a store where nothing was registered yet (a run failed before it)
+            return []
         aliases: dict[str, list[str]] = {}
         for alias, version in client.get_registered_model(self.name).aliases.items():
             aliases.setdefault(str(version), []).append(alias)
