@@ -251,11 +251,16 @@ def test_concurrent_runs_on_postgresql_promote_once(tmp_path: Path, pg_tracking:
     _assert_one_promoted(outcomes, ModelRegistry(settings))
 
 
-def test_history_of_a_store_with_nothing_registered(tmp_path: Path) -> None:
-    """It lists no versions, exit 0, for a store where nothing was registered yet (a promote
-    that was refused created it), instead of an internal error."""
-    refused = invoke_cli("promote", "3", "--reason", "try", cwd=tmp_path)
-    assert refused.returncode == 2 and "no version 3" in refused.stderr
+def test_registry_commands_before_any_run(tmp_path: Path) -> None:
+    """Before any run, promote and rollback say there is no registry yet (exit 2) and create
+    no store; history of a store where nothing is registered (an MLflow store that holds
+    other models) lists no versions, exit 0, instead of an internal error."""
+    for args in (("promote", "3", "--reason", "try"), ("rollback",)):
+        refused = invoke_cli(*args, cwd=tmp_path)
+        assert refused.returncode == 2 and "no model registry" in refused.stderr, args
+    assert not (tmp_path / ".leadloop" / "mlflow.db").exists()
+    settings = load_settings(environ={}, base_dir=tmp_path)
+    ModelRegistry(settings).client().search_registered_models()  # creates the empty store
     assert (tmp_path / ".leadloop" / "mlflow.db").is_file()
     listed = invoke_cli("history", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
