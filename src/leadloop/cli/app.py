@@ -120,6 +120,14 @@ def guard(action: Callable[[], T]) -> T:
         raise typer.Exit(1) from err
 
 
+def refuse_without_registry(settings: Settings) -> None:
+    """No model registry yet: said at once, before MLflow loads, and no empty store is created
+    by asking (``score``, ``promote``, ``rollback``)."""
+    from leadloop.preflight import require_registry
+
+    guard(lambda: require_registry(settings))
+
+
 def kill_hook() -> Callable[[str], None] | None:
     """The test hook named by ``LEADLOOP_TEST_KILL_AT``, read here at the edge only."""
     target = os.environ.get(KILL_AT_ENV)

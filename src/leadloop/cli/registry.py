@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import webbrowser
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from leadloop.cli.app import ConfigOption, IfChampionOption, app, console, fail, guard, load
-
-if TYPE_CHECKING:
-    from leadloop.config import Settings
-
-
-def _require_registry(settings: Settings) -> None:
-    """No registry yet: said at once, and no empty store is created by asking."""
-    from leadloop.preflight import require_registry
-
-    guard(lambda: require_registry(settings))
+from leadloop.cli.app import (
+    ConfigOption,
+    IfChampionOption,
+    app,
+    console,
+    fail,
+    guard,
+    load,
+    refuse_without_registry,
+)
 
 
 @app.command()
@@ -33,7 +32,7 @@ def promote(
     settings = load(config)
     if not reason.strip():
         raise fail("--reason must say why the champion is being replaced")
-    _require_registry(settings)
+    refuse_without_registry(settings)
     from leadloop import pipeline
     from leadloop.errors import version_label
 
@@ -55,7 +54,7 @@ def rollback(
     """Point the champion back at the version it replaced (exit 4 if --if-champion no longer
     holds)."""
     settings = load(config)
-    _require_registry(settings)
+    refuse_without_registry(settings)
     from leadloop import pipeline
     from leadloop.errors import version_label
 

@@ -18,6 +18,7 @@ from leadloop.cli.app import (
     fail,
     guard,
     load,
+    refuse_without_registry,
 )
 
 if TYPE_CHECKING:
@@ -97,11 +98,10 @@ def score(
 def _refuse_early(settings: Settings, source: Path, *, engine: str) -> None:
     """A missing or unreadable input, or no registry yet: said before any heavy import."""
     from leadloop.data.files import check_file
-    from leadloop.preflight import require_registry
 
     if engine == "local":  # Spark takes table names too
         guard(lambda: check_file(source))
-    guard(lambda: require_registry(settings))
+    refuse_without_registry(settings)
 
 
 @app.command()
