@@ -88,9 +88,10 @@ def null_offsets(
     """How far a model's own null is off on labelled rows it was not fitted on.
 
     A model's probabilities carry estimation error, so labels drawn from them look a little
-    more predictable than real ones. Measured once at training on the calibration slice (clean,
-    same world): the offset of each statistic from its null mean, and the null's spread there
-    (the offset's own uncertainty). The gate moves today's null by the offset and widens it.
+    more predictable than real ones. Measured once at training on clean rows of the same world
+    that the model scoring them never fitted (out-of-fold, ``model.train._label_null``): the
+    offset of each statistic from its null mean, and the null's spread there (the offset's own
+    uncertainty). The gate moves today's null by the offset and widens it.
     """
     y = np.asarray(y, dtype=np.float64)
     rows = sample_rows(len(y), seed=seed)

@@ -155,3 +155,24 @@ def test_deterministic_and_json(case: Case) -> None:
     a, b = _assess(case, case.y), _assess(case, case.y)
     assert [c.value for c in a.checks] == [c.value for c in b.checks]
     json.dumps(a.to_dict())
+
+
+def test_null_offset_is_cross_fitted_on_every_labelled_row() -> None:
+    """The champion's null offset rests on all its labelled rows, each scored by a fold model
+    that never saw it, not on the 30% held out of its own fit: so its uncertainty, which widens
+    every later alarm bound, is that of an AUC on all the rows (about sqrt(0.3) of the slices')."""
+    from leadloop.label_null import null_offsets
+    from leadloop.model.train import _slices
+
+    data = generate(SyntheticSpec(n_leads=4000, months=12, seed=5))
+    y = data.truth["converted"].to_numpy().astype(float)
+    frame = data.leads.drop(columns=["lead_id"])
+    config, split = ModelConfig(num_threads=1), SplitConfig()
+    model = train_model(frame, y, config=config, split=split).model
+    _, valid_idx, cal_idx = _slices(y, split=split, seed=config.seed)
+    held = np.concatenate([valid_idx, cal_idx])
+    margin = model.booster.predict(model.encoder.transform(frame.iloc[held]), raw_score=True)
+    slices_only = null_offsets(y[held], 1 / (1 + np.exp(-np.asarray(margin))))
+    offsets = model.metadata.label_null or {}
+    assert offsets["auc_sd"] < 0.75 * slices_only["auc_sd"]
+    assert set(offsets) == {"auc", "auc_sd", "share", "share_sd"}

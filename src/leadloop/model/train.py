@@ -17,14 +17,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from leadloop.config import ModelConfig, SplitConfig
 from leadloop.data.labels import YoungLeads
 from leadloop.drift import build_profile, score_profile
 from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
-from leadloop.label_null import null_offsets
+from leadloop.label_null import MAX_ROWS, null_offsets
 from leadloop.model.calibrate import Calibrator, Method
 from leadloop.model.forest import BoosterForest, Forest
 from leadloop.model.metadata import ModelMetadata
@@ -160,13 +160,15 @@ def train_model(
     fit_seconds = time.perf_counter() - started
     booster, calibrator, margin = best.booster, best.calibrator, best.calibration_margin
     # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
-    contrib = np.asarray(booster.predict(matrix[cal_idx[:2_000]], pred_contrib=True))
+    contrib = TreeShap(booster).contributions(matrix[cal_idx[:2_000]])  # = pred_contrib, faster
     importance = dict(
         zip(encoder.feature_names_, np.abs(contrib[:, :-1]).mean(axis=0).tolist(), strict=True)
     )
+    trained_w = w ** (flattening or {}).get("power", 1.0)  # the weights the booster had
+    held = np.concatenate([valid_idx, cal_idx])
     metadata = ModelMetadata(
         feature_importance=importance,
-        label_null=_label_null(booster, matrix, y, np.concatenate([valid_idx, cal_idx])),
+        label_null=_label_null(params, encoder, matrix, y, trained_w, held, booster, config.seed),
         validation_auc=float(roc_auc_score(y[cal_idx], margin)),
         trained_rows=len(y),
         # The drift reference: the training data's profile, and the calibrated scores on the
@@ -295,12 +297,40 @@ def _fit_booster(
 
 
 def _label_null(
-    booster: lgb.Booster, matrix: np.ndarray, y: np.ndarray, rows: np.ndarray
+    params: dict[str, Any],
+    encoder: FeatureEncoder,
+    matrix: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    held: np.ndarray,
+    booster: lgb.Booster,
+    seed: int,
 ) -> dict[str, float]:
-    """The offsets of the booster's own label null, on the rows it was not fitted on (the
-    validation and calibration slices; early stopping's choice of rounds barely biases it)."""
-    margin = np.asarray(booster.predict(matrix[rows], raw_score=True))
-    return null_offsets(y[rows], 1 / (1 + np.exp(-margin)))
+    """The offsets of the booster's own label null, on labelled rows it was not fitted on.
+
+    The offset is the training procedure's optimism about its own probabilities, and its
+    uncertainty (the AUC's spread on the rows it is measured on) widens every later alarm bound.
+    Measured on the validation and calibration slices alone it rests on 30% of the labelled
+    rows; cross-fitted, every labelled row is scored by a model that never saw it, so the
+    offset is known about sqrt(1 / 0.3) = 1.8 times more precisely. Each fold model trains with
+    the booster's own rounds on (K - 1) / K of the rows, K chosen so that share is nearest the
+    fit slice's (the final booster's), so the fold models are as sure of themselves as it is.
+    Above ``MAX_ROWS`` labelled rows the held-out slices alone exceed 30,000 rows, the AUC's
+    spread there is under 0.005, and the K extra fits would buy nothing: the slices are used.
+    """
+    if len(y) > MAX_ROWS:
+        margin = np.asarray(booster.predict(matrix[held], raw_score=True))
+        return null_offsets(y[held], 1 / (1 + np.exp(-margin)))
+    fit_share = 1 - len(held) / len(y)
+    folds = max(2, round(1 / (1 - fit_share)))
+    rounds = int(booster.best_iteration or booster.current_iteration())
+    margin = np.empty(len(y))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(matrix, y):
+        data = _dataset(matrix[train], y[train], encoder, weight=w[train])
+        fold = lgb.train(params, data, num_boost_round=rounds)
+        margin[test] = np.asarray(fold.predict(matrix[test], raw_score=True))
+    return null_offsets(y, 1 / (1 + np.exp(-margin)))
 
 
 def _check_classes(y: np.ndarray) -> None:
