@@ -160,7 +160,8 @@ def train_model(
     fit_seconds = time.perf_counter() - started
     booster, calibrator, margin = best.booster, best.calibrator, best.calibration_margin
     # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
-    contrib = TreeShap(booster).contributions(matrix[cal_idx[:2_000]])  # = pred_contrib, faster
+    explainer = TreeShap(booster)  # exactly pred_contrib, and kept for the model's own use
+    contrib = explainer.contributions(matrix[cal_idx[:2_000]])
     importance = dict(
         zip(encoder.feature_names_, np.abs(contrib[:, :-1]).mean(axis=0).tolist(), strict=True)
     )
@@ -177,6 +178,7 @@ def train_model(
         score_profile=score_profile(calibrator.predict(np.asarray(margin))),
     )
     model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator, metadata=metadata)
+    model.__dict__["explainer"] = explainer  # the cached property, already built
     rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
     return TrainResult(
         model,
