@@ -76,8 +76,11 @@ class LeadModel:
         """Global importance: mean |TreeSHAP contribution| per feature (log-odds), on a sample."""
         if len(frame) > max_rows:
             frame = frame.sample(max_rows, random_state=seed)
-        contrib = self.explainer.contributions(self.encoder.transform(frame))
-        means = np.abs(contrib[:, :-1]).mean(axis=0)
+        return self.importance(self.encoder.transform(frame))
+
+    def importance(self, matrix: np.ndarray) -> dict[str, float]:
+        """Mean |TreeSHAP contribution| per feature (log-odds) over an encoded matrix."""
+        means = np.abs(self.explainer.contributions(matrix)[:, :-1]).mean(axis=0)
         return dict(zip(self.encoder.feature_names_, means.tolist(), strict=True))
 
     def to_artifacts(self) -> dict[str, str]:
@@ -159,16 +162,12 @@ def train_model(
     best, flattening = _choose_fit(fit, matrix, y, w, valid_idx, weights is not None)
     fit_seconds = time.perf_counter() - started
     booster, calibrator, margin = best.booster, best.calibrator, best.calibration_margin
-    # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
-    explainer = TreeShap(booster)  # exactly pred_contrib, and kept for the model's own use
-    contrib = explainer.contributions(matrix[cal_idx[:2_000]])
-    importance = dict(
-        zip(encoder.feature_names_, np.abs(contrib[:, :-1]).mean(axis=0).tolist(), strict=True)
-    )
+    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator)
     trained_w = w ** (flattening or {}).get("power", 1.0)  # the weights the booster had
     held = np.concatenate([valid_idx, cal_idx])
-    metadata = ModelMetadata(
-        feature_importance=importance,
+    model.metadata = ModelMetadata(
+        # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
+        feature_importance=model.importance(matrix[cal_idx[:2_000]]),
         label_null=_label_null(params, encoder, matrix, y, trained_w, held, booster, config.seed),
         validation_auc=float(roc_auc_score(y[cal_idx], margin)),
         trained_rows=len(y),
@@ -177,8 +176,6 @@ def train_model(
         profile=build_profile(matrix, encoder.features_),
         score_profile=score_profile(calibrator.predict(np.asarray(margin))),
     )
-    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator, metadata=metadata)
-    model.__dict__["explainer"] = explainer  # the cached property, already built
     rows = {"fit": len(fit_idx), "validation": len(valid_idx), "calibration": len(cal_idx)}
     return TrainResult(
         model,
@@ -321,18 +318,17 @@ def _label_null(
     spread there is under 0.005, and the K extra fits would buy nothing: the slices are used.
     """
     if len(y) > MAX_ROWS:
-        margin = np.asarray(booster.predict(matrix[held], raw_score=True))
-        return null_offsets(y[held], 1 / (1 + np.exp(-margin)))
-    fit_share = 1 - len(held) / len(y)
-    folds = max(2, round(1 / (1 - fit_share)))
-    rounds = int(booster.best_iteration or booster.current_iteration())
-    margin = np.empty(len(y))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(matrix, y):
-        data = _dataset(matrix[train], y[train], encoder, weight=w[train])
-        fold = lgb.train(params, data, num_boost_round=rounds)
-        margin[test] = np.asarray(fold.predict(matrix[test], raw_score=True))
-    return null_offsets(y, 1 / (1 + np.exp(-margin)))
+        rows, margin = held, np.asarray(booster.predict(matrix[held], raw_score=True))
+    else:
+        rows, margin = np.arange(len(y)), np.empty(len(y))
+        rounds = int(booster.best_iteration or booster.current_iteration())
+        # K folds leave 1 / K of the rows out, as the validation and calibration slices do.
+        folds = StratifiedKFold(max(2, round(len(y) / len(held))), shuffle=True, random_state=seed)
+        for train, test in folds.split(matrix, y):
+            data = _dataset(matrix[train], y[train], encoder, weight=w[train])
+            fold = lgb.train(params, data, num_boost_round=rounds)
+            margin[test] = np.asarray(fold.predict(matrix[test], raw_score=True))
+    return null_offsets(y[rows], 1 / (1 + np.exp(-margin)))
 
 
 def _check_classes(y: np.ndarray) -> None:
