@@ -10,6 +10,7 @@ oracle; at 1M the loop takes at most 1.5x the bare LightGBM fits and stays under
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -39,8 +40,11 @@ def one(n: int) -> dict[str, float]:
             outcomes_path=root / "data" / "outcomes.parquet",
         )
         generate_s = time.perf_counter() - started
+        # The user's cache, as a real run has it (the MLflow store template lives there).
+        cache = {k: os.environ[k] for k in ("HOME", "XDG_CACHE_HOME") if k in os.environ}
         settings = load_settings(
             environ={
+                **cache,
                 "LEADLOOP_LEADS__PATH": "data/leads.parquet",
                 "LEADLOOP_OUTCOMES__PATH": "data/outcomes.parquet",
             },

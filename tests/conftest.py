@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +44,28 @@ with _unset("COLUMNS", "LINES"):
     from leadloop.cli import app
 
 SMALL = SyntheticSpec(n_leads=4000, months=12, seed=3)
+CACHE_ENV = "XDG_CACHE_HOME"
+_CACHE = pytest.StashKey[tuple[str, str | None]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One user cache for the session, shared by every pytest-xdist worker (they inherit the
+    environment) and every command a test runs: the empty MLflow store that new stores are
+    copied from is built once per session, and the user's own cache is left alone."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        cache = tempfile.mkdtemp(prefix="leadloop-test-cache-")
+        config.stash[_CACHE] = (cache, os.environ.get(CACHE_ENV))
+        os.environ[CACHE_ENV] = cache
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CACHE in config.stash:
+        cache, before = config.stash[_CACHE]
+        shutil.rmtree(cache, ignore_errors=True)
+        if before is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = before
 
 
 @pytest.fixture

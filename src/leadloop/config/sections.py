@@ -226,6 +226,10 @@ class TrackingConfig(Section):
     lock_url: str | None = None
     lock_timeout: float = Field(default=60.0, gt=0, le=86_400)
     shared: bool = False  # refuse a store that lives and dies with this machine (CI)
+    # Where the empty MLflow store that new local SQLite stores are copied from is kept (one
+    # per MLflow version; MLflow creating a store's tables itself takes seconds). Unset: the
+    # user's cache directory ($XDG_CACHE_HOME/leadloop, else ~/.cache/leadloop).
+    store_template_dir: Path | None = None
 
     @field_validator("uri")
     @classmethod

@@ -122,9 +122,28 @@ def load_settings(
     from_env = _apply_env(raw, environ or {})
     raw.setdefault("base_dir", str(cwd))
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err, source, from_env)) from err
+    return _with_user_cache(settings, environ or {})
+
+
+def _with_user_cache(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """``tracking.store_template_dir`` defaults to the user's cache directory (XDG), where the
+    environment names one."""
+    tracking = settings.tracking
+    if tracking.store_template_dir is not None:
+        return settings
+    if environ.get("XDG_CACHE_HOME", "").startswith("/"):
+        cache = Path(environ["XDG_CACHE_HOME"])
+    elif environ.get("HOME", "").startswith("/"):
+        cache = Path(environ["HOME"]) / ".cache"
+    else:
+        return settings
+    template_dir = cache / "leadloop"
+    return settings.model_copy(
+        update={"tracking": tracking.model_copy(update={"store_template_dir": template_dir})}
+    )
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

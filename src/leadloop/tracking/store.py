@@ -15,7 +15,6 @@ from contextlib import (
     contextmanager,
     redirect_stderr,
     redirect_stdout,
-    suppress,
 )
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from leadloop.config import Settings
 from leadloop.data import staging
 from leadloop.errors import ConfigError, redact
 from leadloop.locking import registry_lock
+from leadloop.tracking.template import create_store, is_sqlite
 
 log = logging.getLogger(__name__)
 REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
@@ -56,14 +56,15 @@ class MlflowStore:
 
 
 def ensure_store_dir(settings: Settings) -> None:
-    """Create a local SQLite store's directory (owner only) and its empty database file with
-    mode 0600 before MLflow opens it: SQLite keeps the mode, and gives it to its journals."""
+    """Create a local SQLite store's directory (owner only) and its database file with mode
+    0600 before MLflow opens it: SQLite keeps the mode, and gives it to its journals. A new
+    file is a copy of the empty store template (``template.py``) where there is one."""
     uri = settings.tracking_uri()
     if uri.startswith(SQLITE):
         path = Path(uri[len(SQLITE) :])
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        template_dir = settings.tracking.store_template_dir
+        create_store(path, template_dir=template_dir and settings.resolve(template_dir))
 
 
 def check_store(settings: Settings, *, writing: bool = True) -> None:
@@ -87,7 +88,7 @@ def check_store(settings: Settings, *, writing: bool = True) -> None:
         staging.writable_dir(path.parent, what="the MLflow store's directory")
         if path.is_dir():
             raise ConfigError(f"tracking.uri {shown} names a directory, not a database file")
-        if path.is_file() and path.stat().st_size and not _is_sqlite(path):
+        if path.is_file() and path.stat().st_size and not is_sqlite(path):
             raise ConfigError(f"tracking.uri {shown}: {path} is not an SQLite database")
     elif uri.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres", "mysql", "mssql"):
         _connect(uri, shown)
@@ -97,11 +98,6 @@ def check_store(settings: Settings, *, writing: bool = True) -> None:
     if not server:
         root = settings.resolve(settings.tracking.artifact_root)
         staging.writable_dir(root, what="tracking.artifact_root")
-
-
-def _is_sqlite(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(16) == b"SQLite format 3\x00"
 
 
 def _connect(uri: str, shown: str) -> None:
