@@ -32,6 +32,7 @@ from leadloop.evaluate import (
 from leadloop.gate import Evidence
 from leadloop.influence import OffPolicy, ipw_weights, off_policy_auc_difference
 from leadloop.label_quality import LabelPolicy, LabelQuality, assess_labels
+from leadloop.model.scored import Scored
 from leadloop.model.train import LeadModel
 
 DATA_STATES = ("constant", "all values missing")
@@ -96,15 +97,16 @@ def assess(
     importance: dict[str, float],
     train_rows: pd.DataFrame,
     history_label: np.ndarray | None,
-    current: pd.DataFrame,
+    newest: Scored,
     labeled: pd.DataFrame,
     propensity: np.ndarray | None = None,
 ) -> Assessment:
     """Everything the gate weighs, computed once.
 
     ``importance`` is the champion's mean |contribution| per feature on the holdout, the same
-    figures the report shows. ``propensity`` (per holdout row, from the score log) gives the
-    off-policy comparison when every holdout lead has one.
+    figures the report shows. ``newest`` is the champion scored on the newest leads (the
+    holdout window and later: what drift reads). ``propensity`` (per holdout row, from the
+    score log) gives the off-policy comparison when every holdout lead has one.
     """
     gate = policy.gate
     y = scores[LABEL].to_numpy()
@@ -124,10 +126,10 @@ def assess(
         holdout_positives=metrics[CHALLENGER].positives,
         holdout_rows=metrics[CHALLENGER].n,
         top_features=top_features(importance),
-        drift=_drift(policy.drift, champion, current),
+        drift=_drift(policy.drift, newest),
         label_quality=_label_quality(
             policy,
-            champion=champion,
+            champion=newest,
             holdout=holdout,
             scores=scores,
             history=_history_pairs(train_rows, history_label),
@@ -194,18 +196,18 @@ def policy_conflicts(champion: LeadModel, challenger: LeadModel) -> dict[str, st
     }
 
 
-def _drift(config: DriftConfig, champion: LeadModel, current: pd.DataFrame) -> DriftReport | None:
+def _drift(config: DriftConfig, newest: Scored) -> DriftReport | None:
+    champion = newest.model
     profile = champion.metadata.profile
-    if profile is None or current.empty:
+    if profile is None or newest.frame.empty:
         return None
-    matrix = champion.encoder.transform(current, source="newest leads")
     return feature_drift(
         profile,
-        matrix,
+        newest.matrix,
         champion.encoder.features_,
         thresholds=config,
         reference_scores=champion.metadata.score_profile,
-        current_scores=champion.predict_matrix(matrix),
+        current_scores=newest.proba,
     )
 
 
@@ -220,23 +222,21 @@ def _history_pairs(
 def _label_quality(
     policy: Policy,
     *,
-    champion: LeadModel,
+    champion: Scored,
     holdout: pd.DataFrame,
     scores: pd.DataFrame,
     history: tuple[np.ndarray, np.ndarray] | None,
 ) -> LabelQuality:
     """Label checks on the holdout, with the champion's own (uncalibrated booster) probability:
     the isotonic step function is flat at its ends, which would make the null too certain."""
-    margin = champion.booster.predict(
-        champion.encoder.transform(holdout, source="holdout"), raw_score=True
-    )
+    margin = champion.margin_of(holdout, source="holdout")
     return assess_labels(
         scores[LABEL].to_numpy(),
         champion=1 / (1 + np.exp(-np.asarray(margin, dtype=np.float64))),
         challenger=scores[CHALLENGER].to_numpy(),
         lead_ids=scores[LEAD_ID].to_numpy(),
         history=history,
-        offsets=champion.metadata.label_null,
+        offsets=champion.model.metadata.label_null,
         policy=LabelPolicy(
             policy.label_quality, confidence=policy.gate.confidence, seed=policy.seed
         ),

@@ -17,6 +17,7 @@ from leadloop.columns import CHALLENGER, CHAMPION, CREATED_AT, LABEL, LEAD_ID, S
 from leadloop.config import GateConfig
 from leadloop.data.labels import LabelResult
 from leadloop.estimate import PerformanceEstimate, backtest, estimate_performance
+from leadloop.model.scored import Scored
 from leadloop.model.train import LeadModel
 from leadloop.segments import SegmentReport, segment_performance
 
@@ -62,17 +63,18 @@ def describe(
     gate: GateConfig,
     *,
     seed: int,
-    champion: LeadModel,
+    champion: Scored,
     challenger: LeadModel,
     holdout: pd.DataFrame,
     scores: pd.DataFrame,
     leads: pd.DataFrame,
     labels: LabelResult,
 ) -> Insights:
-    """Segments of the shared holdout and the estimate on today's immature leads."""
+    """Segments of the shared holdout and the estimate on today's immature leads
+    (``champion``: the champion scored on the newest leads, among which the young ones are)."""
     names = {
         f.name
-        for model in (champion, challenger)
+        for model in (champion.model, challenger)
         for f in model.encoder.features_
         if f.kind in SEGMENT_KINDS and f.name in holdout.columns
     }
@@ -95,7 +97,7 @@ def young_estimate(
     gate: GateConfig,
     *,
     seed: int,
-    champion: LeadModel,
+    champion: Scored,
     scores: pd.DataFrame,
     leads: pd.DataFrame,
     labels: LabelResult,
@@ -117,7 +119,7 @@ def young_estimate(
         why = f"no lead is younger than the maturity window ({labels.maturity_days} days)"
         return YoungEstimate(None, why, empty)
     rows = leads.loc[young]
-    p = champion.predict_proba(rows, source="young leads")
+    p = champion.proba_of(rows, source="young leads")
     table = pd.DataFrame(
         {
             LEAD_ID: rows[LEAD_ID].to_numpy(),

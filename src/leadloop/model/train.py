@@ -164,11 +164,12 @@ def train_model(
     booster, calibrator, margin = best.booster, best.calibrator, best.calibration_margin
     model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator)
     trained_w = w ** (flattening or {}).get("power", 1.0)  # the weights the booster had
-    held = np.concatenate([valid_idx, cal_idx])
     model.metadata = ModelMetadata(
         # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
         feature_importance=model.importance(matrix[cal_idx[:2_000]]),
-        label_null=_label_null(params, encoder, matrix, y, trained_w, held, booster, config.seed),
+        label_null=_label_null(
+            params, encoder, matrix, y, trained_w, (valid_idx, cal_idx), best, config.seed
+        ),
         validation_auc=float(roc_auc_score(y[cal_idx], margin)),
         trained_rows=len(y),
         # The drift reference: the training data's profile, and the calibrated scores on the
@@ -301,8 +302,8 @@ def _label_null(
     matrix: np.ndarray,
     y: np.ndarray,
     w: np.ndarray,
-    held: np.ndarray,
-    booster: lgb.Booster,
+    held: tuple[np.ndarray, np.ndarray],
+    best: _Fit,
     seed: int,
 ) -> dict[str, float]:
     """The offsets of the booster's own label null, on labelled rows it was not fitted on.
@@ -317,13 +318,18 @@ def _label_null(
     Above ``MAX_ROWS`` labelled rows the held-out slices alone exceed 30,000 rows, the AUC's
     spread there is under 0.005, and the K extra fits would buy nothing: the slices are used.
     """
-    if len(y) > MAX_ROWS:
-        rows, margin = held, np.asarray(booster.predict(matrix[held], raw_score=True))
+    valid_idx, cal_idx = held
+    booster = best.booster
+    if len(y) > MAX_ROWS:  # the calibration slice's margins are already known
+        rows = np.concatenate([valid_idx, cal_idx])
+        valid = np.asarray(booster.predict(matrix[valid_idx], raw_score=True))
+        margin = np.concatenate([valid, best.calibration_margin])
     else:
         rows, margin = np.arange(len(y)), np.empty(len(y))
         rounds = int(booster.best_iteration or booster.current_iteration())
         # K folds leave 1 / K of the rows out, as the validation and calibration slices do.
-        folds = StratifiedKFold(max(2, round(len(y) / len(held))), shuffle=True, random_state=seed)
+        k = round(len(y) / (len(valid_idx) + len(cal_idx)))
+        folds = StratifiedKFold(max(2, k), shuffle=True, random_state=seed)
         for train, test in folds.split(matrix, y):
             data = _dataset(matrix[train], y[train], encoder, weight=w[train])
             fold = lgb.train(params, data, num_boost_round=rounds)

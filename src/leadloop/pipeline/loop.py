@@ -23,6 +23,7 @@ from leadloop.gate import Decision, decide
 from leadloop.influence import Influence, influence_of
 from leadloop.insights import Insights, describe
 from leadloop.lift import holdout_amounts, won_amounts
+from leadloop.model.scored import Scored
 from leadloop.model.train import LeadModel, TrainResult
 from leadloop.pipeline.inputs import Inputs, check_joined, label_inputs, load_inputs, resolve_cutoff
 from leadloop.pipeline.models import Champion, Training, choose_models, single_model_decision
@@ -88,7 +89,7 @@ def run_loop(
     data, labels = _training_data(settings, inputs, now=now, step=step)
     champion, challenger = choose_models(settings, models, data, step)
     judged = _judge(settings, data, champion, challenger, step)
-    scores, insights = _describe(settings, data, labels, champion, challenger, judged.scores)
+    scores, insights = _describe(settings, data, labels, judged, challenger)
     step("publish")
     record = build_record(
         settings,
@@ -155,6 +156,7 @@ class _Judged:
     importance: dict[str, dict[str, float]]
     assessment: Assessment
     decision: Decision
+    newest: Scored  # the champion's margins on the newest leads (holdout, drift, young leads)
 
 
 def _judge(
@@ -168,7 +170,9 @@ def _judge(
     step("evaluate")
     retrained = challenger.model if challenger is not None else champion.model
     holdout = data.labeled.iloc[data.split.holdout]
-    scores = _holdout_scores(holdout, champion.model, retrained)
+    current = _newest(data.inputs.leads.frame, data.split, holdout)
+    newest = Scored.of(champion.model, current, source="newest leads")
+    scores = _holdout_scores(holdout, newest, retrained)
     metrics = {role: _evaluate(settings, scores, role) for role in (CHAMPION, CHALLENGER)}
     step("checks")
     seed = settings.model.seed
@@ -186,32 +190,33 @@ def _judge(
         importance=importance[CHAMPION],
         train_rows=data.train_rows,
         history_label=_history(settings, data.inputs, data.train_rows),
-        current=_newest(data.inputs.leads.frame, data.split, holdout),
+        newest=newest,
         labeled=data.labeled,
         propensity=data.influence.holdout_propensity if data.influence is not None else None,
     )
     decision = single_model_decision(decide(assessment.evidence, settings.gate), champion)
-    return _Judged(scores, metrics, importance, assessment, decision)
+    return _Judged(scores, metrics, importance, assessment, decision, newest)
 
 
 def _describe(
     settings: Settings,
     data: Training,
     labels: LabelResult,
-    champion: Champion,
+    judged: _Judged,
     challenger: TrainResult | None,
-    scores: pd.DataFrame,
 ) -> tuple[pd.DataFrame, Insights]:
     """What the report shows beyond the gate's evidence: each holdout lead's won amount (for
     revenue), performance per segment, and the estimate for the leads not yet matured."""
     amounts = won_amounts(data.inputs.outcomes, cutoff=labels.cutoff)
+    scores = judged.scores
     won = holdout_amounts(scores[LEAD_ID].to_numpy(), scores[LABEL].to_numpy(), amounts)
     scores = scores.assign(**{AMOUNT: won})
+    champion = judged.newest.model
     insights = describe(
         settings.gate,
         seed=settings.model.seed,
-        champion=champion.model,
-        challenger=challenger.model if challenger is not None else champion.model,
+        champion=judged.newest,
+        challenger=challenger.model if challenger is not None else champion,
         holdout=data.labeled.iloc[data.split.holdout],
         scores=scores,
         leads=data.inputs.leads.frame,
@@ -220,15 +225,13 @@ def _describe(
     return scores, insights
 
 
-def _holdout_scores(
-    holdout: pd.DataFrame, champion: LeadModel, challenger: LeadModel
-) -> pd.DataFrame:
+def _holdout_scores(holdout: pd.DataFrame, champion: Scored, challenger: LeadModel) -> pd.DataFrame:
     """Both models' probabilities on the very same holdout rows."""
     return pd.DataFrame(
         {
             LEAD_ID: holdout[LEAD_ID].to_numpy(),
             LABEL: holdout[LABEL].to_numpy(),
-            CHAMPION: champion.predict_proba(holdout, source="holdout"),
+            CHAMPION: champion.proba_of(holdout, source="holdout"),
             CHALLENGER: challenger.predict_proba(holdout, source="holdout"),
         }
     )
