@@ -89,7 +89,7 @@ class Policy:
 def assess(
     policy: Policy,
     *,
-    champion: LeadModel,
+    champion: Scored,
     challenger: LeadModel,
     holdout: pd.DataFrame,
     scores: pd.DataFrame,
@@ -97,14 +97,13 @@ def assess(
     importance: dict[str, float],
     train_rows: pd.DataFrame,
     history_label: np.ndarray | None,
-    newest: Scored,
     labeled: pd.DataFrame,
     propensity: np.ndarray | None = None,
 ) -> Assessment:
     """Everything the gate weighs, computed once.
 
     ``importance`` is the champion's mean |contribution| per feature on the holdout, the same
-    figures the report shows. ``newest`` is the champion scored on the newest leads (the
+    figures the report shows. ``champion`` is the champion scored on the newest leads (the
     holdout window and later: what drift reads). ``propensity`` (per holdout row, from the
     score log) gives the off-policy comparison when every holdout lead has one.
     """
@@ -126,15 +125,15 @@ def assess(
         holdout_positives=metrics[CHALLENGER].positives,
         holdout_rows=metrics[CHALLENGER].n,
         top_features=top_features(importance),
-        drift=_drift(policy.drift, newest),
+        drift=_drift(policy.drift, champion),
         label_quality=_label_quality(
             policy,
-            champion=newest,
+            champion=champion,
             holdout=holdout,
             scores=scores,
             history=_history_pairs(train_rows, history_label),
         ),
-        policy_conflicts=policy_conflicts(champion, challenger),
+        policy_conflicts=policy_conflicts(champion.model, challenger),
         off_policy=_off_policy(policy, y, champ, chall, propensity),
     )
     created = labeled[CREATED_AT] if CREATED_AT in labeled.columns else None

@@ -10,6 +10,7 @@ million leads each repeat cost seconds. A lead not among them is scored when ask
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -38,19 +39,27 @@ class Scored:
         """Calibrated probabilities of ``frame``'s rows."""
         return self.model.calibrator.predict(self.margin)
 
+    @cached_property
+    def _ids(self) -> pd.Index | None:
+        """The scored leads' ids, hashed once for every look-up; None when they are missing or
+        repeated (a look-up would have to guess which row is meant)."""
+        if LEAD_ID not in self.frame.columns:
+            return None
+        ids = pd.Index(self.frame[LEAD_ID])
+        return ids if ids.is_unique else None
+
     def margin_of(self, rows: pd.DataFrame, *, source: str) -> np.ndarray:
         """Raw margins of ``rows`` (leads with a ``lead_id``): looked up where scored, computed
         for the others."""
-        known = pd.Index(self.frame[LEAD_ID]) if LEAD_ID in self.frame.columns else None
-        if known is None or LEAD_ID not in rows.columns or not known.is_unique:
-            return _margin(self.model, self.model.encoder.transform(rows, source=source))
-        at = known.get_indexer(rows[LEAD_ID])
-        out = self.margin[np.maximum(at, 0)] if len(self.margin) else np.zeros(len(rows))
+        at = np.full(len(rows), -1)
+        if self._ids is not None and LEAD_ID in rows.columns:
+            at = self._ids.get_indexer(pd.Index(rows[LEAD_ID]))
+        out = self.margin[at] if len(self.margin) else np.zeros(len(rows))  # a copy
         missing = at < 0
         if missing.any():
             matrix = self.model.encoder.transform(rows.loc[missing], source=source)
             out[missing] = _margin(self.model, matrix)
-        return np.asarray(out, dtype=np.float64)
+        return out
 
     def proba_of(self, rows: pd.DataFrame, *, source: str) -> np.ndarray:
         """Calibrated probabilities of ``rows``, as ``LeadModel.predict_proba`` gives them."""

@@ -182,7 +182,7 @@ def _judge(
     }
     assessment = assess(
         Policy.of(settings),
-        champion=champion.model,
+        champion=newest,
         challenger=retrained,
         holdout=holdout,
         scores=scores,
@@ -190,7 +190,6 @@ def _judge(
         importance=importance[CHAMPION],
         train_rows=data.train_rows,
         history_label=_history(settings, data.inputs, data.train_rows),
-        newest=newest,
         labeled=data.labeled,
         propensity=data.influence.holdout_propensity if data.influence is not None else None,
     )
