@@ -323,6 +323,8 @@ def test_without_a_champion_it_says_so(tmp_path: Path) -> None:
 def test_metrics_count_requests_scores_and_feedback(service: httpx.Client) -> None:
     """It exposes Prometheus counters for requests, latencies, scores served and feedback."""
     service.post("/v1/score", json={"pages_viewed": 2})
+    body = json.dumps([_event("metrics-1")]).encode()
+    assert service.post("/v1/feedback", content=body, headers=_signed(body)).status_code == 200
     text = service.get("/metrics").text
     assert re.search(r'leadloop_http_requests_total\{.*route="/v1/score".*\} \d', text)
     assert "leadloop_http_request_duration_seconds_bucket" in text

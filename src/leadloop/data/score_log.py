@@ -10,6 +10,7 @@ which retraining and evaluation use to undo the loop's influence on which outcom
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -53,9 +54,17 @@ def log_scores(
     under a policy, ``priority``, ``explored``, ``propensity``) as one batch, in one
     transaction; returns how many rows were new (a row already logged is left as it was).
     ``records`` is consumed ``chunk_rows`` at a time, so a generator keeps memory flat."""
-    rows = (_row(record, batch_id) for record in records)
-    chunks = (list(zip(*chunk, strict=True)) for chunk in _batched(rows, chunk_rows))
-    return _insert(store, chunks)
+    return _insert(store, _chunks((_row(record, batch_id) for record in records), chunk_rows))
+
+
+def log_score_batches(
+    store: FeedbackStore, batches: Iterable[tuple[Iterable[Mapping[str, Any]], str]]
+) -> int:
+    """``log_scores`` for several batches, each given as (records, batch id), in one
+    transaction: all are logged or none. Returns how many rows were new in all. The service
+    commits the batches of concurrent requests together this way (``serve.score_writer``)."""
+    rows = (_row(record, batch_id) for records, batch_id in batches for record in records)
+    return _insert(store, _chunks(rows, CHUNK_ROWS))
 
 
 def log_score_table(
@@ -71,9 +80,10 @@ def log_score_table(
     return _insert(store, (columns(table.slice(start, chunk_rows)) for start in starts))
 
 
-def _batched(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
+def _chunks(rows: Iterator[tuple[Any, ...]], chunk_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of the log, ``chunk_rows`` at a time, each chunk as its columns."""
+    while chunk := list(islice(rows, chunk_rows)):
+        yield list(zip(*chunk, strict=True))
 
 
 def _column(part: pa.Table, name: str, batch_id: str) -> list[Any]:
@@ -210,6 +220,9 @@ def _naive_utc(stamp: Any) -> datetime:
     """A score time as naive UTC (how the store keeps every time); now when not given."""
     if stamp is None:
         return datetime.now(UTC).replace(tzinfo=None)
+    if isinstance(stamp, str):  # the service's ISO times: read without pandas (per row)
+        with suppress(ValueError):  # anything else is pandas' to read, or to refuse
+            stamp = datetime.fromisoformat(stamp)
     if isinstance(stamp, datetime) and not isinstance(stamp, pd.Timestamp):
         return stamp if stamp.tzinfo is None else stamp.astimezone(UTC).replace(tzinfo=None)
     moment = pd.Timestamp(stamp)

@@ -26,6 +26,7 @@ from leadloop.serve.champion import ChampionWatcher
 from leadloop.serve.deps import Service
 from leadloop.serve.metrics import BodyLimitMiddleware, MetricsMiddleware, ServiceMetrics
 from leadloop.serve.routes import feedback, model, operations, score
+from leadloop.serve.score_writer import ScoreWriter
 
 log = logging.getLogger(__name__)
 # Worker processes started by uvicorn read these; they are not settings.
@@ -63,7 +64,7 @@ def create_app(settings: Settings, *, metrics_dir: str | None = None) -> FastAPI
         openapi_url=None,
         default_response_class=problems.SafeJSONResponse,
     )
-    app.state.service = Service(settings, metrics, watcher, store)
+    app.state.service = Service(settings, metrics, watcher, store, ScoreWriter(store))
     app.add_middleware(BodyLimitMiddleware, limit=settings.serve.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     problems.install(app)

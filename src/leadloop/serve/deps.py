@@ -19,6 +19,7 @@ from leadloop.data.store import FeedbackStore
 from leadloop.serve.champion import ChampionWatcher, Loaded
 from leadloop.serve.metrics import ServiceMetrics
 from leadloop.serve.schemas import Problem
+from leadloop.serve.score_writer import ScoreWriter
 from leadloop.serve.security import bearer_matches
 
 BEARER = "bearer"  # the OpenAPI security scheme's name
@@ -38,6 +39,7 @@ class Service:
     metrics: ServiceMetrics
     watcher: ChampionWatcher
     store: FeedbackStore
+    score_log: ScoreWriter
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from leadloop.data.score_log import log_scores
 from leadloop.policy import allocate, policy_rng
 from leadloop.serve.deps import ERRORS, SECURED, ScoringDep
 from leadloop.serve.problems import SafeJSONResponse
@@ -105,6 +104,6 @@ async def score(
         rng = policy_rng(policy.seed, batch_id)
         add_policy(scores, capacity=policy.capacity, epsilon=policy.epsilon, rng=rng)
     logged = [s for s in scores if s["lead_id"] is not None]
-    await run_in_threadpool(log_scores, scoring.service.store, logged, batch_id=batch_id)
+    await scoring.service.score_log.log(logged, batch_id=batch_id)
     scoring.service.metrics.scores.labels(scorer.version).inc(len(scores))
     return SafeJSONResponse({"model_version": scorer.version, "scores": scores})
