@@ -55,7 +55,7 @@ async def _service(request: Request) -> Service:
     return service
 
 
-async def _scoring(request: Request) -> Scoring:
+async def scoring_of(request: Request) -> Scoring:
     """The API key check, then the current champion (503 until there is one)."""
     service: Service = request.app.state.service
     check_key(service, request)
@@ -84,4 +84,4 @@ def champion(service: Service) -> Loaded:
 
 
 ServiceDep = Annotated[Service, Depends(_service)]
-ScoringDep = Annotated[Scoring, Depends(_scoring)]
+ScoringDep = Annotated[Scoring, Depends(scoring_of)]
