@@ -106,12 +106,16 @@ def print_targets(out: Results, batch: dict[str, float] | None) -> None:
             ]
         )
     for w, ratio in out.ratio.items():
-        for label, value in (("with reasons", ratio), ("?reasons=0", out.ratio_plain[w])):
+        # The targets: a quarter of bare with reasons (TreeSHAP per lead), half without.
+        for label, value, share, words in (
+            ("with reasons", ratio, 0.25, "a quarter"),
+            ("?reasons=0", out.ratio_plain[w], 0.5, "half"),
+        ):
             rows.append(
                 [
-                    f"scoring throughput >= half of bare ({w}w, {label})",
+                    f"scoring throughput >= {words} of bare ({w}w, {label})",
                     f"{value:.2f} of bare",
-                    "met" if value >= 0.5 else "missed",
+                    "met" if value >= share else "missed",
                 ]
             )
     rows.append(
