@@ -28,7 +28,7 @@ from leadloop.data import io
 from leadloop.data.synthetic import SyntheticSpec, generate
 from leadloop.pipeline import PUBLISH_STEPS, prepare_run, rollback, run_loop
 from leadloop.tracking import ModelRegistry
-from tests.conftest import run_cli
+from tests.forked import fork_cli
 
 SPEC = SyntheticSpec(n_leads=2500, months=12, seed=11)
 FAST = (
@@ -68,7 +68,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project after one run (v1 weak, v2 promoted), the weak v1 put back as champion."""
     root = tmp_path_factory.mktemp("publish")
     _write_project(root)
-    done = run_cli("run", cwd=root)
+    done = fork_cli("run", cwd=root)
     assert done.returncode == 0, done.stderr
     _weak_champion(root)
     return root
@@ -124,7 +124,7 @@ def test_a_run_killed_at_each_publishing_step(baseline: Path, tmp_path: Path, st
     root = tmp_path / "project"
     shutil.copytree(baseline, root)
     before = {"aliases": _aliases(root), "latest": _latest(root), "history": _history(root)}
-    done = run_cli("run", "--force", cwd=root, env={"LEADLOOP_TEST_KILL_AT": step})
+    done = fork_cli("run", "--force", cwd=root, env={"LEADLOOP_TEST_KILL_AT": step})
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     (journal,) = _journals(root)
     killed = str(journal["run"])
@@ -246,12 +246,12 @@ def test_a_full_disk_under_the_mlflow_store(tmp_path: Path) -> None:
             root,
             f"tracking:\n  uri: sqlite:///{store}/mlflow.db\n  artifact_root: {store}/artifacts\n",
         )
-        assert run_cli("run", cwd=root).returncode == 0
+        assert fork_cli("run", cwd=root).returncode == 0
         _weak_champion(root)
         before = {"aliases": _aliases(root), "latest": _latest(root), "history": _history(root)}
         versions = {m.version for m in _client(root).search_model_versions("name='lead-scorer'")}
         filler = _fill(store)
-        done = run_cli("run", "--force", cwd=root)
+        done = fork_cli("run", "--force", cwd=root)
         _one_line(done, "MLflow store", "no space left", "nothing was published", "still v1")
         assert _aliases(root) == before["aliases"] and _latest(root) == before["latest"]
         assert _history(root) == before["history"]
@@ -271,12 +271,12 @@ def test_a_full_reports_disk(tmp_path: Path) -> None:
     root = tmp_path / "project"
     with _tmpfs(root / "reports", "4m") as reports:
         _write_project(root)
-        assert run_cli("run", cwd=root).returncode == 0
+        assert fork_cli("run", cwd=root).returncode == 0
         _weak_champion(root)
         before = {"aliases": _aliases(root), "latest": _latest(root), "history": _history(root)}
         versions = {m.version for m in _client(root).search_model_versions("name='lead-scorer'")}
         _fill(reports)
-        done = run_cli("run", "--force", cwd=root)
+        done = fork_cli("run", "--force", cwd=root)
         _one_line(done, "reports directory", "no space left", "still v1")
         assert _aliases(root) == before["aliases"] and _latest(root) == before["latest"]
         after = {m.version for m in _client(root).search_model_versions("name='lead-scorer'")}
@@ -291,7 +291,7 @@ def test_a_read_only_reports_directory_is_refused_before_training(tmp_path: Path
     _write_project(root)
     with _tmpfs(root / "reports", "4m") as reports:
         subprocess.run(["mount", "-o", "remount,ro", str(reports)], check=True)
-        done = run_cli("run", cwd=root)
+        done = fork_cli("run", cwd=root)
         _one_line(done, "reports_dir", "cannot be written", "read-only file system")
         assert not (root / ".leadloop").exists()
 
@@ -300,7 +300,7 @@ def test_score_onto_a_full_disk(baseline: Path, tmp_path: Path) -> None:
     """It exits 2 with one line naming the output when its disk fills, and leaves no file."""
     with _tmpfs(tmp_path / "out", "1m") as out:
         _fill(out)
-        done = run_cli(
+        done = fork_cli(
             "score", str(baseline / "data" / "leads.csv"), "-o", str(out / "s.csv"), cwd=baseline
         )
         _one_line(done, "s.csv", "no space left")
@@ -311,7 +311,7 @@ def test_score_into_a_read_only_directory(baseline: Path, tmp_path: Path) -> Non
     """It exits 2 with one line naming the output when its directory is read-only."""
     with _tmpfs(tmp_path / "out", "1m") as out:
         subprocess.run(["mount", "-o", "remount,ro", str(out)], check=True)
-        done = run_cli(
+        done = fork_cli(
             "score", str(baseline / "data" / "leads.csv"), "-o", str(out / "s.csv"), cwd=baseline
         )
         _one_line(done, "s.csv", "read-only file system")
@@ -328,6 +328,6 @@ def test_report_paths_stay_in_the_reports_directory(baseline: Path, tmp_path: Pa
         root / "x" / "holdout_scores.parquet",
     )
     for name in ("../x", "../../x", str(root / "x"), ".staging"):
-        done = run_cli("report", name, cwd=root)
+        done = fork_cli("report", name, cwd=root)
         _one_line(done, "is not a run")
     assert sorted(os.listdir(root / "x")) == ["holdout_scores.parquet", "run.json"]

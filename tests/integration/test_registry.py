@@ -9,12 +9,10 @@ run that does not move the champion here was stopped by the registry, not by the
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from leadloop.locking import registry_lock
 from leadloop.pipeline import promote, rollback, run_loop
 from leadloop.tracking import ModelRegistry, RunLog
 from tests.conftest import SMALL, invoke_cli, run_cli
+from tests.forked import start_cli
 from tests.integration.conftest import fresh_postgres
 
 CHANGED = "champion changed during the run"
@@ -166,28 +165,33 @@ def test_promote_if_champion_refuses_a_moved_champion(first_run: Path, tmp_path:
     assert "champion: v2 -> v1" in done.stdout
 
 
-def _start_run(root: Path, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
-    with (root / f"{name}.out").open("wb") as out, (root / f"{name}.err").open("wb") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "leadloop", "run", "--force", "--json", "--quiet"],
-            cwd=root,
-            env={**full, **env},
-            stdout=out,
-            stderr=err,
-        )
+def _start_run(root: Path, name: str, env: dict[str, str]) -> BaseProcess:
+    return start_cli(
+        "run",
+        "--force",
+        "--json",
+        "--quiet",
+        cwd=root,
+        env=env,
+        stdout=root / f"{name}.out",
+        stderr=root / f"{name}.err",
+    )
 
 
-def _wait_until_both_wait(root: Path, runs: list[subprocess.Popen[bytes]]) -> None:
+def _wait_until_both_wait(root: Path, runs: list[BaseProcess]) -> None:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        errs = [" ".join((root / f"{n}.err").read_text().split()) for n in ("a", "b")]
+        errs = [_text(root / f"{n}.err") for n in ("a", "b")]
         if all("waiting for the registry lock" in e for e in errs):
             return
-        if any(r.poll() is not None for r in runs):
+        if any(r.exitcode is not None for r in runs):
             pytest.fail(f"a run ended while the test held the registry lock: {errs}")
         time.sleep(0.5)
     pytest.fail("the runs never reached the registry lock")
+
+
+def _text(path: Path) -> str:
+    return " ".join(path.read_text().split()) if path.exists() else ""
 
 
 def _race(root: Path, lock_uri: str, env: dict[str, str]) -> list[tuple[int, dict[str, object]]]:
@@ -196,9 +200,13 @@ def _race(root: Path, lock_uri: str, env: dict[str, str]) -> list[tuple[int, dic
     with registry_lock(lock_uri, name="lead-scorer", timeout=5):
         runs = [_start_run(root, name, env) for name in ("a", "b")]
         _wait_until_both_wait(root, runs)
-    codes = [r.wait(timeout=600) for r in runs]
+    for run in runs:
+        run.join(600)
+    codes = [run.exitcode for run in runs]
+    assert all(code is not None for code in codes), "a run did not finish in 600 s"
     return [
-        (c, json.loads((root / f"{n}.out").read_text())) for c, n in zip(codes, "ab", strict=True)
+        (int(c or 0), json.loads((root / f"{n}.out").read_text()))
+        for c, n in zip(codes, "ab", strict=True)
     ]
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from leadloop.batch import load_scorer, score_file
 from leadloop.errors import InputError
-from tests.conftest import invoke_cli, run_cli
+from tests.conftest import invoke_cli
+from tests.forked import fork_cli
 from tests.integration.conftest import settings_for
 
 
@@ -105,7 +106,7 @@ def test_a_missing_model_column_fails_before_any_work(
     source = tmp_path / "in.csv"
     leads.drop(columns=["pages_viewed"]).to_csv(source, index=False)
     out = tmp_path / "out.csv"
-    done = run_cli("score", str(source), "-o", str(out), cwd=registered)
+    done = fork_cli("score", str(source), "-o", str(out), cwd=registered)
     assert done.returncode == 2
     assert "column 'pages_viewed'" in done.stderr and "missing" in done.stderr
     assert not out.exists() and "Traceback" not in done.stderr

@@ -437,9 +437,9 @@ def test_serve_refuses_an_unusable_store_in_one_line(
     registered: Path, url: str, message: str
 ) -> None:
     """It exits 2 with one line naming the store when the store URL cannot be used."""
-    from tests.conftest import run_cli
+    from tests.forked import fork_cli
 
-    done = run_cli(
+    done = fork_cli(
         "serve", "--port", "0", cwd=registered, env={"LEADLOOP_SERVE__STORE_URL": url, **KEY_ENV}
     )
     assert done.returncode == 2 and message in done.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import run_cli
+from tests.forked import fork_cli
 from tests.integration.conftest import serving, settings_for
 
 
@@ -35,7 +35,7 @@ def test_a_key_from_the_environment_is_enforced_as_given(registered: Path, key: 
 
 def test_serve_without_a_key_refuses_to_start(registered: Path) -> None:
     """It exits 2 with one line naming the variable and --no-auth when no API key is set."""
-    done = run_cli("serve", "--port", "0", cwd=registered)
+    done = fork_cli("serve", "--port", "0", cwd=registered)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from leadloop.data.store import redact, safe_url
 from leadloop.serve.security import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from tests.conftest import run_cli
+from tests.forked import fork_cli
 from tests.integration.conftest import serving, settings_for
 
 PASSWORD = "hunter2-Sup3rSecret"
@@ -33,7 +33,7 @@ SECRET = "secrets-webhook-secret"
 )
 def test_serve_names_an_unusable_store_without_its_password(tmp_path: Path, url: str) -> None:
     """It exits 2 with one line naming the store, its password masked."""
-    done = run_cli(
+    done = fork_cli(
         "serve",
         "--port",
         "0",
