@@ -37,7 +37,8 @@ class _Waiting:
 class ScoreWriter:
     """Logs requests' score batches, committing the batches of concurrent requests together.
 
-    One writer per service; it works on whichever event loop calls it (one per worker)."""
+    One writer per service, used from one event loop at a time (uvicorn runs one per worker
+    process); a new loop (a restarted server in the same process) starts a new writing task."""
 
     def __init__(self, store: FeedbackStore) -> None:
         self._store = store
