@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from leadloop.config import Settings, load_settings
+from leadloop.data.store import FeedbackStore
 from leadloop.pipeline import rollback, run_loop, write_synthetic
 from tests.conftest import SMALL
 
@@ -114,3 +115,14 @@ def store_database(kind: str, folder: Path, name: str) -> Iterator[str]:
     else:
         with fresh_postgres(f"leadloop_{name}") as url:
             yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedbackStore]:
+    """An empty feedback store in a SQLite file, or in a PostgreSQL database of its own (named
+    after the test module)."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    with store_database(request.param, tmp_path, name) as url:
+        created = FeedbackStore(url).create()
+        yield created
+        created.dispose()

@@ -5,17 +5,13 @@ requests it concerns."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from leadloop.data.score_log import read_score_log
 from leadloop.data.store import FeedbackStore
 from leadloop.errors import StoreError
 from leadloop.serve.score_writer import ScoreWriter
-from tests.integration.conftest import store_database
 
 
 def _records(batch: int, size: int = 3) -> list[dict[str, Any]]:
@@ -28,14 +24,6 @@ def _records(batch: int, size: int = 3) -> list[dict[str, Any]]:
         }
         for i in range(size)
     ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedbackStore]:
-    with store_database(request.param, tmp_path, "writer") as url:
-        opened = FeedbackStore(url).create()
-        yield opened
-        opened.dispose()
 
 
 def test_concurrent_batches_share_commits_and_are_stored_before_the_answer(

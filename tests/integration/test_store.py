@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from leadloop.data.store import EVENTS, FeedbackStore
 from leadloop.errors import InputError
 from leadloop.pipeline import load_inputs, run_loop
 from tests.conftest import invoke_cli
-from tests.integration.conftest import fresh_postgres, settings_for, store_database
+from tests.integration.conftest import fresh_postgres, settings_for
 
 
 def _event(event_id: str, lead: str = "L1", outcome: str = "won") -> dict[str, object]:
@@ -30,15 +29,6 @@ def _event(event_id: str, lead: str = "L1", outcome: str = "won") -> dict[str, o
         "occurred_at": datetime(2025, 3, 1, 12, 0),
         "amount": None,
     }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedbackStore]:
-    """An empty store in a SQLite file, or in a PostgreSQL database of its own."""
-    with store_database(request.param, tmp_path, "store") as url:
-        created = FeedbackStore(url).create()
-        yield created
-        created.dispose()
 
 
 def test_an_event_is_stored_once(store: FeedbackStore) -> None:
