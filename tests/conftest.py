@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from leadloop.data.synthetic import SyntheticSpec
 from leadloop.pipeline import write_synthetic
+from tests.forked import cli_env
 
 
 @contextlib.contextmanager
@@ -85,12 +86,10 @@ def run_cli(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``leadloop`` command in a subprocess."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
-    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "leadloop", *args],
         cwd=cwd,
-        env=full_env,
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=600,

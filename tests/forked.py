@@ -62,13 +62,19 @@ def start_cli(
 ) -> BaseProcess:
     """Start ``leadloop ARGS`` as ``fork_cli`` runs it, writing its stdout and stderr to those
     files, and return at once: the child's ``exitcode`` is None while it runs."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
-    full_env.update(env or {})
     child = _CONTEXT.Process(
-        target=_child, args=(list(args), str(cwd), full_env, str(stdout), str(stderr))
+        target=_child, args=(list(args), str(cwd), cli_env(env), str(stdout), str(stderr))
     )
     child.start()
     return child
+
+
+def cli_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment a test's ``leadloop`` process gets: this one without ``LEADLOOP_...``
+    settings (a developer's own must not leak in), plus ``env``."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("LEADLOOP_")}
+    full.update(env or {})
+    return full
 
 
 def _child(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:

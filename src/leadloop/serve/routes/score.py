@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from email.message import Message
+from functools import lru_cache
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -104,13 +105,19 @@ def _body(raw: bytes, content_type: str | None, strict: bool) -> Any:
         return _MISSING
     if content_type is None:
         return raw if strict else _json(raw)
+    return _json(raw) if _is_json(content_type) else raw
+
+
+@lru_cache(maxsize=64)
+def _is_json(content_type: str) -> bool:
+    """``application/json`` or ``application/*+json``, parameters aside (parsed once per
+    content type a client sends, not once per request)."""
     message = Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()
-    is_json = message.get_content_maintype() == "application" and (
+    return message.get_content_maintype() == "application" and (
         subtype == "json" or subtype.endswith("+json")
     )
-    return _json(raw) if is_json else raw
 
 
 def _json(raw: bytes) -> Any:
