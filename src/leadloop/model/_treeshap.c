@@ -24,6 +24,8 @@
  *   leaf_table[k]          at a leaf: offset of its table in ``tables``, or -1 (on the fly)
  *   leaf_value[k]          at a leaf: its output
  * The caller adds the expected values (the bias column); this module adds per-feature values.
+ *
+ * ``margins`` walks the same trees for the plain prediction (leadloop/model/walk.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -249,16 +251,99 @@ fail:
     return NULL;
 }
 
+/* Margins: for each row, the sum over trees of the leaf it reaches, added in tree order as
+ * LightGBM's predict (raw_score) adds them. The trees come as LightGBM's own text model lays
+ * them out (leadloop/model/walk.py): per tree a block of split nodes and a block of leaves; a
+ * child >= 0 is a split node of the same tree, a child < 0 is leaf ~child. */
+typedef struct {
+    const int32_t *feature, *left, *right, *kind, *cat_start, *cat_words, *node_start,
+        *leaf_start;
+    const double *threshold, *leaf_value;
+    const uint32_t *cat_bits;
+    int n_trees;
+} Walk;
+
+static double walk_tree(const Walk *w, int t, const double *x) {
+    int base = w->node_start[t];
+    if (w->node_start[t + 1] == base) return w->leaf_value[w->leaf_start[t]]; /* one leaf */
+    int node = 0;
+    while (node >= 0) {
+        int k = base + node;
+        node = goes_right(w->kind, w->threshold, w->cat_start, w->cat_words, w->cat_bits, k,
+                          x[w->feature[k]])
+                   ? w->right[k]
+                   : w->left[k];
+    }
+    return w->leaf_value[w->leaf_start[t] + ~node];
+}
+
+/* Rows in blocks, trees in the outer loop of a block: a tree stays in cache while the block's
+ * rows walk it; each row still adds its trees' values in tree order. */
+static void walk_rows(const Walk *w, const double *rows, Py_ssize_t n_cols, double *out,
+                      Py_ssize_t start, Py_ssize_t end) {
+    for (Py_ssize_t first = start; first < end; first += BLOCK) {
+        Py_ssize_t last = first + BLOCK < end ? first + BLOCK : end;
+        for (int t = 0; t < w->n_trees; t++)
+            for (Py_ssize_t r = first; r < last; r++) out[r] += walk_tree(w, t, rows + r * n_cols);
+    }
+}
+
+#define N_WALK 11
+static const Py_ssize_t WALK_ITEM[N_WALK] = {4, 4, 4, 4, 4, 4, 4, 4, 8, 8, 4};
+
+static PyObject *margins(PyObject *self, PyObject *args) {
+    PyObject *arrays, *matrix_obj, *out_obj;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "O!OOnn", &PyTuple_Type, &arrays, &matrix_obj, &out_obj, &start,
+                          &end))
+        return NULL;
+    if (PyTuple_GET_SIZE(arrays) != N_WALK) {
+        PyErr_SetString(PyExc_ValueError, "the trees must come as 11 arrays");
+        return NULL;
+    }
+    Buffers b = {.count = 0};
+    for (int i = 0; i < N_WALK; i++)
+        if (take(&b, PyTuple_GET_ITEM(arrays, i), 0, WALK_ITEM[i])) goto fail;
+    if (take(&b, matrix_obj, 0, 8) || take(&b, out_obj, 1, 8)) goto fail;
+    Py_buffer *matrix = &b.view[N_WALK], *out = &b.view[N_WALK + 1];
+    if (matrix->ndim != 2 || out->ndim != 1 || matrix->shape[0] != out->shape[0] || start < 0 ||
+        end > matrix->shape[0] || start > end) {
+        PyErr_SetString(PyExc_ValueError, "a 2-d matrix and a 1-d output with as many rows");
+        goto fail;
+    }
+    void *v[N_WALK];
+    for (int i = 0; i < N_WALK; i++) v[i] = b.view[i].buf;
+    Walk w = {
+        .feature = v[0], .left = v[1], .right = v[2], .kind = v[3], .cat_start = v[4],
+        .cat_words = v[5], .node_start = v[6], .leaf_start = v[7], .threshold = v[8],
+        .leaf_value = v[9], .cat_bits = v[10],
+        .n_trees = (int)(b.view[6].len / 4) - 1,
+    };
+    Py_ssize_t n_cols = matrix->shape[1];
+    const double *rows = matrix->buf;
+    double *sums = out->buf;
+    Py_BEGIN_ALLOW_THREADS
+    walk_rows(&w, rows, n_cols, sums, start, end);
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+fail:
+    release(&b);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"leaf_table", leaf_table, METH_VARARGS,
      "leaf_table(zero, value, out): a leaf's contributions for every satisfied-feature mask."},
     {"contributions", contributions, METH_VARARGS,
      "contributions(arrays, matrix, out, n_trees, max_nodes, start, end): add TreeSHAP values."},
+    {"margins", margins, METH_VARARGS,
+     "margins(arrays, matrix, out, start, end): add each row's leaf values, tree by tree."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_treeshap",
-                                    "Exact TreeSHAP for LightGBM forests, by leaf tables.", -1,
+                                    "Exact TreeSHAP and margins for LightGBM forests.", -1,
                                     methods};
 
 PyMODINIT_FUNC PyInit__treeshap(void) { return PyModule_Create(&module); }

@@ -1,4 +1,5 @@
-"""The booster's raw margins: compiled trees where lleaves is installed, LightGBM otherwise.
+"""The booster's raw margins: compiled trees where lleaves is installed, else the trees walked
+in C (``model/walk.py``), else LightGBM.
 
 lleaves compiles a LightGBM text model to machine code with LLVM: the same margins (to the last
 bits of a double) several times faster than ``Booster.predict``. Compiling takes seconds, so the
@@ -8,7 +9,10 @@ compiled for (the code is specialised to that CPU). The matrix holds categorical
 own integer codes, which compiled trees read as LightGBM does.
 
 lleaves is an optional extra (``pip install 'leadloop[fast]'``; it needs ``llvmlite<0.44``);
-without it, or when compiling fails, LightGBM predicts and a log line says so.
+without it, or when compiling fails, the walk predicts (LightGBM where the C extension is not
+built) and a log line says so. A model trained in this run is never compiled (compiling costs
+more than every prediction a run makes): its margins come from the walk, the same numbers as
+LightGBM's to the last bit, about twice as fast on a batch and ten times on one row.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import lightgbm as lgb
 import numpy as np
 
 from leadloop.data import io
+from leadloop.model.walk import TreeWalk, walk_of
 
 log = logging.getLogger(__name__)
 CORES = os.cpu_count() or 1  # looked up once: the call is slow in some containers
@@ -53,6 +58,24 @@ class BoosterForest:
         threads: dict[str, Any] = {"num_threads": 1} if len(matrix) <= FEW_ROWS else {}
         raw = self.booster.predict(matrix, raw_score=True, **threads)
         return np.asarray(raw, dtype=np.float64)
+
+
+class WalkedForest:
+    """The trees walked in C (``model/walk.py``)."""
+
+    engine = "tree walk"
+
+    def __init__(self, walk: TreeWalk) -> None:
+        self.walk = walk
+
+    def margin(self, matrix: np.ndarray) -> np.ndarray:
+        return self.walk.margin(matrix, threads=1 if len(matrix) <= FEW_ROWS else None)
+
+
+def booster_forest(booster: lgb.Booster) -> Forest:
+    """The walk of ``booster``'s trees, or LightGBM's predict where the walk does not cover it."""
+    walk = walk_of(booster.model_to_string())
+    return WalkedForest(walk) if walk is not None else BoosterForest(booster)
 
 
 class CompiledForest:

@@ -26,7 +26,7 @@ from leadloop.errors import InputError
 from leadloop.features import FeatureEncoder, Kind
 from leadloop.label_null import MAX_ROWS, null_offsets
 from leadloop.model.calibrate import Calibrator, Method
-from leadloop.model.forest import BoosterForest, Forest
+from leadloop.model.forest import Forest, booster_forest
 from leadloop.model.metadata import ModelMetadata
 from leadloop.model.params import scorer_params
 from leadloop.model.treeshap import TreeShap
@@ -39,8 +39,8 @@ MIN_CLASS_ROWS = 10
 class LeadModel:
     """A trained scorer: column encoding, booster and calibrator, used together.
 
-    ``forest`` computes the booster's margins (LightGBM until compiled trees are swapped in,
-    see ``model/forest.py``); ``explainer`` its exact TreeSHAP contributions.
+    ``forest`` computes the booster's margins (its trees walked in C until compiled trees are
+    swapped in, see ``model/forest.py``); ``explainer`` its exact TreeSHAP contributions.
     """
 
     def __init__(
@@ -50,12 +50,13 @@ class LeadModel:
         booster: lgb.Booster,
         calibrator: Calibrator,
         metadata: ModelMetadata | None = None,
+        forest: Forest | None = None,
     ) -> None:
         self.encoder = encoder
         self.booster = booster
         self.calibrator = calibrator
         self.metadata = metadata or ModelMetadata()
-        self.forest: Forest = BoosterForest(booster)
+        self.forest: Forest = forest if forest is not None else booster_forest(booster)
 
     @cached_property
     def explainer(self) -> TreeShap:
@@ -162,7 +163,7 @@ def train_model(
     best, flattening = _choose_fit(fit, matrix, y, w, valid_idx, weights is not None)
     fit_seconds = time.perf_counter() - started
     booster, calibrator, margin = best.booster, best.calibrator, best.calibration_margin
-    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator)
+    model = LeadModel(encoder=encoder, booster=booster, calibrator=calibrator, forest=best.forest)
     trained_w = w ** (flattening or {}).get("power", 1.0)  # the weights the booster had
     model.metadata = ModelMetadata(
         # One importance everywhere: mean |TreeSHAP contribution| (here on the calibration slice).
@@ -200,11 +201,12 @@ FLATTENING = (0.0, 0.5, 1.0)
 @dataclass(frozen=True)
 class _Fit:
     booster: lgb.Booster
+    forest: Forest  # the booster's margins
     calibrator: Calibrator
     calibration_margin: np.ndarray  # the booster's margins on the calibration slice
 
     def proba(self, matrix: np.ndarray) -> np.ndarray:
-        return self.calibrator.predict(np.asarray(self.booster.predict(matrix, raw_score=True)))
+        return self.calibrator.predict(self.forest.margin(matrix))
 
 
 def _choose_fit(
@@ -244,9 +246,11 @@ def _fit_flattened(
     fit_idx, valid_idx, cal_idx = slices
     booster = _fit_booster(params, config, matrix, y, w, (fit_idx, valid_idx), encoder)
     booster.free_dataset()
-    margin = np.asarray(booster.predict(matrix[cal_idx], raw_score=True))
+    forest = booster_forest(booster)
+    margin = forest.margin(matrix[cal_idx])
     method = calibration_method(config.calibration, w[cal_idx])
-    return _Fit(booster, Calibrator(method=method).fit(margin, y[cal_idx], w[cal_idx]), margin)
+    calibrator = Calibrator(method=method).fit(margin, y[cal_idx], w[cal_idx])
+    return _Fit(booster, forest, calibrator, margin)
 
 
 def _weighted_log_loss(y: np.ndarray, proba: np.ndarray, w: np.ndarray) -> float:
@@ -322,7 +326,7 @@ def _label_null(
     booster = best.booster
     if len(y) > MAX_ROWS:  # the calibration slice's margins are already known
         rows = np.concatenate([valid_idx, cal_idx])
-        valid = np.asarray(booster.predict(matrix[valid_idx], raw_score=True))
+        valid = best.forest.margin(matrix[valid_idx])
         margin = np.concatenate([valid, best.calibration_margin])
     else:
         rows, margin = np.arange(len(y)), np.empty(len(y))
@@ -333,7 +337,7 @@ def _label_null(
         for train, test in folds.split(matrix, y):
             data = _dataset(matrix[train], y[train], encoder, weight=w[train])
             fold = lgb.train(params, data, num_boost_round=rounds)
-            margin[test] = np.asarray(fold.predict(matrix[test], raw_score=True))
+            margin[test] = booster_forest(fold).margin(matrix[test])
     return null_offsets(y[rows], 1 / (1 + np.exp(-margin)))
 
 
