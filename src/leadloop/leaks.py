@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from leadloop.data.labels import YoungLeads
+from leadloop.data.values import text_codes
 
 ALPHA = 0.01  # family-wise error: chance of flagging any value of an honest file (Bonferroni)
 PURITY = 0.9  # a pure value keeps at most a tenth of the other outcome's base rate
@@ -76,9 +77,7 @@ def value_states(
     if numeric and (edges is not None or present.nunique() > LOW_CARDINALITY):
         bins, names, edges = _deciles(present.to_numpy(dtype=np.float64), deciles, edges)
     else:
-        text = present.astype(str).to_numpy()
-        distinct = sorted(set(text.tolist()))
-        bins = np.searchsorted(np.array(distinct, dtype=object), text)
+        bins, distinct = text_codes(present)
         names, edges = [f"'{n}'" for n in distinct], np.array([])
     codes = np.full(len(values), len(names), dtype=np.int64)
     codes[~missing] = bins

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from leadloop.data.values import text_codes
 from leadloop.evaluate import delong_auc_difference
 
 MISSING = "(missing)"
@@ -74,9 +75,9 @@ def segment_performance(
     candidates: list[tuple[str, str, np.ndarray]] = []
     too_small: dict[str, int] = {}
     for name in features:
-        values = _values(frame[name])
-        for value in sorted(set(values)):
-            mask = values == value
+        codes, labels = _values(frame[name])
+        for k, value in enumerate(labels):
+            mask = codes == k
             won = int(y[mask].sum())
             if min(won, int(mask.sum()) - won) >= min_minority:
                 candidates.append((name, value, mask))
@@ -90,10 +91,10 @@ def segment_performance(
     return SegmentReport(segments, too_small, min_minority, confidence, adjusted, list(features))
 
 
-def _values(column: pd.Series) -> np.ndarray:
-    """Each lead's segment label: the value as text, missing as its own segment."""
-    text = column.astype(object).where(column.notna(), MISSING).astype(str)
-    return text.to_numpy(dtype=object)
+def _values(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each lead's segment (an index into the sorted labels): the value as text, missing as its
+    own segment."""
+    return text_codes(column.astype(object).where(column.notna(), MISSING))
 
 
 def _segment(

@@ -157,3 +157,20 @@ def test_a_strong_segment_is_kept_where_a_number_as_strong_is_not() -> None:
     found = _findings(FeatureEncoder().fit(frame, y))
     assert set(found) == {"call_minutes"}
     assert found["call_minutes"].check == leaks.DOMINANT_CHECK
+
+
+def test_value_states_are_the_values_as_text() -> None:
+    """States are the distinct texts, sorted, missing last: values that hash alike but read
+    differently (1 and True) stay apart, values that read alike (1 and "1") are one state."""
+    rng = np.random.default_rng(4)
+    choices = np.array([1, "1", 2.0, True, "x", "b", None], dtype=object)
+    values = pd.Series(rng.choice(choices, 2_000), dtype=object)
+    codes, names, _ = leaks.value_states(values)
+    text = values.dropna().astype(str)
+    expected = text.value_counts().sort_index()
+    assert names == [*[f"'{t}'" for t in expected.index], "missing"]
+    counts = np.bincount(codes, minlength=len(names))
+    assert counts.tolist() == [*expected.tolist(), int(values.isna().sum())]
+    # each row's state is its own text
+    present = values.notna().to_numpy()
+    assert [names[c] for c in codes[present]] == [f"'{t}'" for t in text]

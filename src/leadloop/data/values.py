@@ -1,10 +1,12 @@
-"""How leadloop reads single values the same way everywhere: yes/no words and UTC times."""
+"""How leadloop reads single values the same way everywhere: yes/no words, UTC times, and
+values as the text they read as."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from leadloop.config import OutcomesConfig
@@ -16,6 +18,21 @@ T = TypeVar("T", bound=datetime)
 TRUE_WORDS = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"0", "0.0", "false", "no", "n", "f"})
 BOOLEAN_TEXT = {**dict.fromkeys(TRUE_WORDS, 1.0), **dict.fromkeys(FALSE_WORDS, 0.0)}
+
+
+def text_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """The distinct texts of ``values`` (no missing ones), sorted, and each row's index among
+    them: ``sorted(set(values.astype(str)))`` and a search, but hashed once per row and only the
+    few distinct values converted. Values that hash alike but read differently (1 and True)
+    stay apart; values that read alike (1 and "1") are one text."""
+    codes, uniques = pd.factorize(values, sort=False)
+    if len({type(u) for u in uniques}) > 1:
+        codes, uniques = pd.factorize(values.astype(str), sort=False)
+    text = [str(u) for u in uniques]
+    distinct = sorted(set(text))
+    rank = {t: i for i, t in enumerate(distinct)}
+    lookup = np.array([rank[t] for t in text], dtype=np.int64)
+    return (lookup[codes] if len(codes) else np.zeros(0, dtype=np.int64)), distinct
 
 
 def naive_utc(stamp: T) -> T:
