@@ -17,7 +17,7 @@ from leadloop.config import LeadsConfig, OutcomesConfig
 from leadloop.data.delimited import DECIMAL_COMMA
 from leadloop.data.ids import hash_ids, id_strings, outcome_ids
 from leadloop.data.timestamps import parse_timestamps
-from leadloop.data.values import FALSE_WORDS, TRUE_WORDS, outcome_mapping
+from leadloop.data.values import FALSE_WORDS, TRUE_WORDS, outcome_mapping, text_codes
 from leadloop.errors import InputError
 
 __all__ = [
@@ -212,11 +212,15 @@ def check_values(raw: pd.DataFrame, *, source: str, declared: set[str]) -> None:
 
 
 def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) -> None:
-    present = values.notna()
+    """Each distinct text is tested once (a categorical column holds a handful over a million
+    rows): too long, or a number among text."""
+    present = values.notna().to_numpy()
     if not present.any():
         return
-    text = values.astype("string")
-    long = present & (text.str.len() > MAX_FIELD_CHARS)
+    codes, distinct = text_codes(values[present])
+    at = np.full(len(values), len(distinct))  # missing cells: the last entry, never flagged
+    at[present] = codes
+    long = np.append([len(t) > MAX_FIELD_CHARS for t in distinct], False)[at]
     if long.any():
         raise InputError(
             f"field longer than {MAX_FIELD_CHARS:,} characters",
@@ -224,27 +228,25 @@ def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) 
             column=column,
             rows=_row_numbers(long),
         )
-    numeric = pd.Series(_numeric_text(text), index=text.index)
+    numeric = np.append(_numeric_texts(distinct), False)[at]
     text_only = present & ~numeric
     if not declared and numeric.sum() >= MIXED_SHARE * present.sum() and text_only.any():
+        example = distinct[at[np.flatnonzero(text_only)[0]]]
         raise InputError(
-            f"mixes numbers with text such as '{text[text_only].iloc[0]}' (clean "
-            "it, or declare the column in leads.feature_types)",
+            f"mixes numbers with text such as '{example}' (clean it, or declare the column in "
+            "leads.feature_types)",
             path=source,
             column=column,
             rows=_row_numbers(text_only),
         )
 
 
-def _numeric_text(text: pd.Series) -> np.ndarray:
-    """Which cells read as a number (decimal point or comma), tested once per distinct value
-    (a categorical column holds a handful over a million rows); missing cells are not."""
-    codes, uniques = pd.factorize(text)
-    values = pd.Series(uniques, dtype="string")
+def _numeric_texts(texts: list[str]) -> np.ndarray:
+    """Which texts read as a number (decimal point or comma)."""
+    values = pd.Series(texts, dtype="string")
     number = pd.to_numeric(values, errors="coerce").notna()
     number |= values.str.strip().str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
-    found = np.append(number.to_numpy(dtype=bool), False)  # code -1 (missing): the last entry
-    return np.asarray(found[codes], dtype=bool)
+    return number.to_numpy(dtype=bool)
 
 
 def _lead_ids(

@@ -21,10 +21,12 @@ BOOLEAN_TEXT = {**dict.fromkeys(TRUE_WORDS, 1.0), **dict.fromkeys(FALSE_WORDS, 0
 
 
 def text_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """The distinct texts of ``values`` (no missing ones), sorted, and each row's index among
-    them: ``sorted(set(values.astype(str)))`` and a search, but hashed once per row and only the
-    few distinct values converted. Values that hash alike but read differently (1 and True)
-    stay apart; values that read alike (1 and "1") are one text."""
+    """The distinct texts of ``values``, sorted, and each row's index among them:
+    ``sorted(set(values.astype(str)))`` and a search, but hashed once per row and only the few
+    distinct values converted. Values that hash alike but read differently (1 and True) stay
+    apart; values that read alike (1 and "1") are one text. ``values`` holds no missing ones."""
+    if values.isna().any():
+        raise ValueError("text_codes: the values must not be missing")
     codes, uniques = pd.factorize(values, sort=False)
     if len({type(u) for u in uniques}) > 1:
         codes, uniques = pd.factorize(values.astype(str), sort=False)
