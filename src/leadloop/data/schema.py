@@ -212,12 +212,11 @@ def check_values(raw: pd.DataFrame, *, source: str, declared: set[str]) -> None:
 
 
 def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) -> None:
-    """Each distinct text is tested once (a categorical column holds a handful over a million
-    rows): too long, or a number among text."""
+    """Too long, or numbers among text; each distinct text tested once (not once per row)."""
     present = values.notna().to_numpy()
     if not present.any():
         return
-    codes, distinct = text_codes(values[present])
+    codes, distinct = text_codes(values[present], sort=False)
     at = np.full(len(values), len(distinct))  # missing cells: the last entry, never flagged
     at[present] = codes
     long = np.append([len(t) > MAX_FIELD_CHARS for t in distinct], False)[at]
@@ -228,9 +227,11 @@ def _check_text(values: pd.Series, *, column: str, source: str, declared: bool) 
             column=column,
             rows=_row_numbers(long),
         )
+    if declared:  # a declared column may mix numbers with text
+        return
     numeric = np.append(_numeric_texts(distinct), False)[at]
     text_only = present & ~numeric
-    if not declared and numeric.sum() >= MIXED_SHARE * present.sum() and text_only.any():
+    if numeric.sum() >= MIXED_SHARE * present.sum() and text_only.any():
         example = distinct[at[np.flatnonzero(text_only)[0]]]
         raise InputError(
             f"mixes numbers with text such as '{example}' (clean it, or declare the column in "

@@ -20,17 +20,23 @@ FALSE_WORDS = frozenset({"0", "0.0", "false", "no", "n", "f"})
 BOOLEAN_TEXT = {**dict.fromkeys(TRUE_WORDS, 1.0), **dict.fromkeys(FALSE_WORDS, 0.0)}
 
 
-def text_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+def text_codes(values: pd.Series, *, sort: bool = True) -> tuple[np.ndarray, list[str]]:
     """The distinct texts of ``values``, sorted, and each row's index among them:
     ``sorted(set(values.astype(str)))`` and a search, but hashed once per row and only the few
     distinct values converted. Values that hash alike but read differently (1 and True) stay
-    apart; values that read alike (1 and "1") are one text. ``values`` holds no missing ones."""
+    apart; values that read alike (1 and "1") are one text. ``values`` holds no missing ones.
+    With ``sort=False`` the texts come in order of first appearance (a column of a million ids
+    is not sorted for nothing)."""
     if values.isna().any():
         raise ValueError("text_codes: the values must not be missing")
     codes, uniques = pd.factorize(values, sort=False)
-    if len({type(u) for u in uniques}) > 1:
+    distinct_values = np.asarray(uniques, dtype=object)
+    if values.dtype == object and len(set(map(type, distinct_values))) > 1:
         codes, uniques = pd.factorize(values.astype(str), sort=False)
-    text = [str(u) for u in uniques]
+        distinct_values = np.asarray(uniques, dtype=object)
+    text = list(map(str, distinct_values))
+    if not sort:  # one type: distinct values have distinct texts
+        return np.asarray(codes, dtype=np.int64), text
     distinct = sorted(set(text))
     rank = {t: i for i, t in enumerate(distinct)}
     lookup = np.array([rank[t] for t in text], dtype=np.int64)
