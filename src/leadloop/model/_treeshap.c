@@ -198,6 +198,31 @@ static void shap_rows(const Forest *f, const double *rows, Py_ssize_t n_cols, do
 /* Item sizes of the forest's arrays, in the order of the Forest struct's fields. */
 static const Py_ssize_t ITEM[N_ARRAYS] = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 8, 8, 8, 8, 4};
 
+/* Takes a call's buffers: ``n`` arrays of ``items``-sized entries (their pointers into ``v``),
+ * then a 2-d float64 matrix and a float64 output of ``out_ndim`` dimensions with as many rows,
+ * and checks rows [start, end) lie in the matrix. -1 with an exception set on failure (the
+ * caller releases ``b`` either way). */
+static int take_call(Buffers *b, PyObject *arrays, int n, const Py_ssize_t *items,
+                     PyObject *matrix_obj, PyObject *out_obj, int out_ndim, Py_ssize_t start,
+                     Py_ssize_t end, void **v) {
+    if (PyTuple_GET_SIZE(arrays) != n) {
+        PyErr_Format(PyExc_ValueError, "the trees must come as %d arrays", n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (take(b, PyTuple_GET_ITEM(arrays, i), 0, items[i])) return -1;
+        v[i] = b->view[i].buf;
+    }
+    if (take(b, matrix_obj, 0, 8) || take(b, out_obj, 1, 8)) return -1;
+    Py_buffer *matrix = &b->view[n], *out = &b->view[n + 1];
+    if (matrix->ndim != 2 || out->ndim != out_ndim || matrix->shape[0] != out->shape[0] ||
+        start < 0 || end > matrix->shape[0] || start > end) {
+        PyErr_SetString(PyExc_ValueError, "a 2-d matrix and an output with as many rows");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *contributions(PyObject *self, PyObject *args) {
     PyObject *arrays, *matrix_obj, *out_obj;
     int n_trees, max_nodes;
@@ -205,22 +230,10 @@ static PyObject *contributions(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!OOiinn", &PyTuple_Type, &arrays, &matrix_obj, &out_obj,
                           &n_trees, &max_nodes, &start, &end))
         return NULL;
-    if (PyTuple_GET_SIZE(arrays) != N_ARRAYS) {
-        PyErr_SetString(PyExc_ValueError, "the forest must come as 18 arrays");
-        return NULL;
-    }
     Buffers b = {.count = 0};
-    for (int i = 0; i < N_ARRAYS; i++)
-        if (take(&b, PyTuple_GET_ITEM(arrays, i), 0, ITEM[i])) goto fail;
-    if (take(&b, matrix_obj, 0, 8) || take(&b, out_obj, 1, 8)) goto fail;
-    Py_buffer *matrix = &b.view[N_ARRAYS], *out = &b.view[N_ARRAYS + 1];
-    if (matrix->ndim != 2 || out->ndim != 2 || matrix->shape[0] != out->shape[0] || start < 0 ||
-        end > matrix->shape[0] || start > end) {
-        PyErr_SetString(PyExc_ValueError, "matrix and output must be 2-d with as many rows");
-        goto fail;
-    }
     void *v[N_ARRAYS];
-    for (int i = 0; i < N_ARRAYS; i++) v[i] = b.view[i].buf;
+    if (take_call(&b, arrays, N_ARRAYS, ITEM, matrix_obj, out_obj, 2, start, end, v)) goto fail;
+    Py_buffer *matrix = &b.view[N_ARRAYS], *out = &b.view[N_ARRAYS + 1];
     Forest f = {
         .parent = v[0], .side = v[1], .feature = v[2], .kind = v[3], .cat_start = v[4],
         .cat_words = v[5], .slot = v[6], .fresh = v[7], .leaf_d = v[8], .leaf_path = v[9],
@@ -297,22 +310,10 @@ static PyObject *margins(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!OOnn", &PyTuple_Type, &arrays, &matrix_obj, &out_obj, &start,
                           &end))
         return NULL;
-    if (PyTuple_GET_SIZE(arrays) != N_WALK) {
-        PyErr_SetString(PyExc_ValueError, "the trees must come as 11 arrays");
-        return NULL;
-    }
     Buffers b = {.count = 0};
-    for (int i = 0; i < N_WALK; i++)
-        if (take(&b, PyTuple_GET_ITEM(arrays, i), 0, WALK_ITEM[i])) goto fail;
-    if (take(&b, matrix_obj, 0, 8) || take(&b, out_obj, 1, 8)) goto fail;
-    Py_buffer *matrix = &b.view[N_WALK], *out = &b.view[N_WALK + 1];
-    if (matrix->ndim != 2 || out->ndim != 1 || matrix->shape[0] != out->shape[0] || start < 0 ||
-        end > matrix->shape[0] || start > end) {
-        PyErr_SetString(PyExc_ValueError, "a 2-d matrix and a 1-d output with as many rows");
-        goto fail;
-    }
     void *v[N_WALK];
-    for (int i = 0; i < N_WALK; i++) v[i] = b.view[i].buf;
+    if (take_call(&b, arrays, N_WALK, WALK_ITEM, matrix_obj, out_obj, 1, start, end, v)) goto fail;
+    Py_buffer *matrix = &b.view[N_WALK], *out = &b.view[N_WALK + 1];
     Walk w = {
         .feature = v[0], .left = v[1], .right = v[2], .kind = v[3], .cat_start = v[4],
         .cat_words = v[5], .node_start = v[6], .leaf_start = v[7], .threshold = v[8],
