@@ -5,8 +5,9 @@ lleaves compiles a LightGBM text model to machine code with LLVM: the same margi
 1e-14: it adds the trees in its own order) several times faster than ``Booster.predict``.
 Compiling takes seconds, so the object code is cached per model in ``scoring.cache_dir``, under a
 name made of the registered model's name and version and a hash of the model text, the
-compiler's version and the CPU it was compiled for (the code is specialised to that CPU). The matrix holds categoricals as LightGBM's
-own integer codes, which compiled trees read as LightGBM does.
+compiler's version and the CPU it was compiled for (the code is specialised to that CPU). The
+matrix holds categoricals as LightGBM's own integer codes, which compiled trees read as LightGBM
+does.
 
 lleaves is an optional extra (``pip install 'leadloop[fast]'``; it needs ``llvmlite<0.44``);
 without it, or when compiling fails, the walk predicts (LightGBM where the C extension is not
