@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
-import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,10 +28,10 @@ import lightgbm as lgb
 import numpy as np
 
 from leadloop.data import io
+from leadloop.model.threads import CORES
 from leadloop.model.walk import TreeWalk, walk_of
 
 log = logging.getLogger(__name__)
-CORES = os.cpu_count() or 1  # looked up once: the call is slow in some containers
 
 FEW_ROWS = 256  # fewer rows are faster on one thread: waking the others costs more
 MODEL_TEXT = "model.txt"

@@ -16,17 +16,16 @@ linear trees), contributions come from LightGBM, and a log line says so.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
+from leadloop.model.threads import by_rows
+
 log = logging.getLogger(__name__)
-CORES = os.cpu_count() or 1  # looked up once: the call is slow in some containers
 
 try:
     from leadloop.model import _treeshap
@@ -102,15 +101,7 @@ class TreeShap:
             return np.asarray(self.booster.predict(matrix, pred_contrib=True, **small))
         out = np.zeros((len(matrix), self.n_features + 1), dtype=np.float64)
         out[:, -1] = self.bias
-        n = len(matrix)
-        workers = min(threads or CORES, max(1, n // ROWS_PER_THREAD))
-        run = self._runner(matrix, out)
-        if workers <= 1:
-            run(0, n)
-            return out
-        bounds = np.linspace(0, n, workers + 1).astype(int)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, bounds[:-1], bounds[1:]))
+        by_rows(self._runner(matrix, out), len(matrix), threads=threads, min_rows=ROWS_PER_THREAD)
         return out
 
     def _runner(self, matrix: np.ndarray, out: np.ndarray) -> Callable[[int, int], None]:

@@ -14,18 +14,17 @@ extension leave ``walk_of`` returning None: LightGBM predicts.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from leadloop.model.threads import by_rows
 
 try:
     from leadloop.model import _treeshap
 except ImportError:  # the C extension was not built (no compiler when installing)
     _treeshap = None  # type: ignore[assignment]
 
-CORES = os.cpu_count() or 1  # looked up once: the call is slow in some containers
 ROWS_PER_THREAD = 8_192  # fewer rows than this per thread are not worth a thread
 
 
@@ -62,20 +61,14 @@ class TreeWalk:
             raise ValueError(
                 f"the matrix has {matrix.shape[-1]} columns; the model reads {self.n_features}"
             )
-        n = len(matrix)
-        out = np.zeros(n, dtype=np.float64)
-        workers = min(threads or CORES, max(1, n // ROWS_PER_THREAD))
-        if workers <= 1:
-            _treeshap.margins(self._arrays, matrix, out, 0, n)
-            return out
-        bounds = np.linspace(0, n, workers + 1).astype(int)
+        out = np.zeros(len(matrix), dtype=np.float64)
+        arrays = self._arrays
 
         def run(start: int, end: int) -> None:
             assert _treeshap is not None
-            _treeshap.margins(self._arrays, matrix, out, int(start), int(end))
+            _treeshap.margins(arrays, matrix, out, start, end)
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, bounds[:-1], bounds[1:]))
+        by_rows(run, len(matrix), threads=threads, min_rows=ROWS_PER_THREAD)
         return out
 
 
